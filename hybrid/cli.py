@@ -1,0 +1,185 @@
+"""The `hybrid` command line: a thin shell over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hybrid.errors import HybridError
+
+__all__ = ["main"]
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    try:
+        return int(args.handler(args) or 0)
+    except HybridError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hybrid", description="Route each prompt to the cheapest model that is good enough.")
+    parser.add_argument("--settings", metavar="FILE", help="settings file to read (default: ./settings.env if present)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ask = commands.add_parser("ask", help="answer a prompt through the pipeline")
+    ask.add_argument("prompt", help="the prompt text")
+    ask.add_argument("--mode", default="hybrid", help="hybrid, router, strong or weak (default: hybrid)")
+    ask.add_argument("--threshold", type=float, help="route to the strong model when win rate >= this (0-1)")
+    ask.add_argument("--replay", metavar="PATH", help="answer from recorded data in PATH instead of live providers")
+    ask.add_argument("--json", action="store_true", help="print the decision record as JSON")
+    ask.set_defaults(handler=_ask)
+
+    route = commands.add_parser("route", help="print the routing decision only; needs no key")
+    route.add_argument("prompt", help="the prompt text")
+    route.add_argument("--threshold", type=float, help="route to the strong model when win rate >= this (0-1)")
+    route.add_argument("--json", action="store_true", help="print JSON")
+    route.set_defaults(handler=_route)
+
+    train = commands.add_parser("train-router", help="train the local MF checkpoint on recorded MMLU labels")
+    train.add_argument("--data", metavar="PATH", help="routellm-evals folder (default: download to the cache)")
+    train.add_argument("--output", metavar="DIR", help="where to write the checkpoint (default: the shipped one)")
+    train.add_argument("--recipe", default="weak_fails", help="label recipe: weak_fails, ties_weak or routellm")
+    train.add_argument("--json", action="store_true", help="print the training report as JSON")
+    train.set_defaults(handler=_train)
+
+    demo = commands.add_parser("demo", help="compare always-weak, always-strong, router-only and hybrid on recorded answers")
+    demo.add_argument("--data", metavar="PATH", help="routellm-evals folder (default: download to the cache)")
+    demo.add_argument("--threshold", type=float, help="router threshold (default: the checkpoint's 50%% point)")
+    demo.add_argument("--benchmark", action="append", choices=["gsm8k", "mt-bench"], help="limit to one benchmark (repeatable)")
+    demo.add_argument("--mt-bench-cut", type=float, default=8.0, help="replay judge accepts MT-Bench answers scored at least this (1-10)")
+    demo.add_argument("--false-accept", type=float, default=0.0, help="share of bad weak answers the replay judge accepts (0-1)")
+    demo.add_argument("--false-reject", type=float, default=0.0, help="share of good weak answers the replay judge rejects (0-1)")
+    demo.add_argument("--seed", type=int, default=0, help="seed for the judge error draws")
+    demo.add_argument("--log", metavar="FILE", help="also append every decision record to this JSONL file")
+    demo.add_argument("--json", action="store_true", help="print the results as JSON")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> object:
+    from hybrid.settings import load_settings
+
+    return load_settings(args.settings)
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from hybrid.pipeline import HybridRouter
+
+    settings = _settings(args)
+    if args.replay:
+        from hybrid.decision_log import DecisionLog
+        from hybrid.replay.data import resolve_data_dir
+        from hybrid.replay.router import load_recording, replay_router
+
+        recording = load_recording(resolve_data_dir(args.replay))
+        router = replay_router(settings, recording, log=DecisionLog(settings.log_path))  # type: ignore[arg-type]
+    else:
+        router = HybridRouter.from_settings(settings)  # type: ignore[arg-type]
+
+    answer = router.ask(args.prompt, mode=args.mode, threshold=args.threshold)
+    if args.json:
+        print(answer.record.model_dump_json(indent=2))
+        return 0
+
+    record = answer.record
+    print(answer.text)
+    print()
+    print(f"model: {answer.model}  route: {record.route or record.mode}  win rate: {_num(record.win_rate)}  "
+          f"verdict: {record.verdict or '-'}  fallback: {record.fallback_reason or 'no'}  "
+          f"cost: {_usd(record.total_cost_usd)} (strong only: {_usd(record.strong_only_cost_usd)})")
+    return 0
+
+
+def _route(args: argparse.Namespace) -> int:
+    from hybrid.messages import last_user_text, normalize_messages
+    from hybrid.predictor import build_predictor, decide
+
+    settings = _settings(args)
+    predictor = build_predictor(settings)  # type: ignore[arg-type]
+    threshold = args.threshold if args.threshold is not None else settings.threshold  # type: ignore[attr-defined]
+    decision = decide(predictor, last_user_text(normalize_messages(args.prompt)), threshold)
+    if args.json:
+        print(json.dumps({"router": decision.router, "win_rate": decision.win_rate, "threshold": decision.threshold,
+                          "route": decision.route.value, "latency_ms": decision.latency_ms}))
+    else:
+        print(f"route: {decision.route.value}  win rate: {decision.win_rate:.4f}  threshold: {decision.threshold:.4f}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from hybrid.replay.data import resolve_data_dir
+    from hybrid.training import DEFAULT_CHECKPOINT_DIR, train_router
+
+    output = Path(args.output) if args.output else DEFAULT_CHECKPOINT_DIR
+    report = train_router(resolve_data_dir(args.data), output, recipe=args.recipe, progress=not args.json)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(report.summary())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from hybrid.replay.backends import JudgePolicy
+    from hybrid.replay.data import resolve_data_dir
+    from hybrid.replay.demo import BENCHMARKS, run_demo
+
+    try:
+        policy = JudgePolicy(mt_bench_cut=args.mt_bench_cut, false_accept=args.false_accept,
+                             false_reject=args.false_reject, seed=args.seed)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+    results = run_demo(
+        _settings(args),  # type: ignore[arg-type]
+        resolve_data_dir(args.data),
+        benchmarks=tuple(args.benchmark or BENCHMARKS),
+        threshold=args.threshold,
+        policy=policy,
+        log_path=Path(args.log) if args.log else None,
+        progress=not args.json,
+    )
+    if args.json:
+        print(json.dumps([result.as_dict() for result in results], indent=2))
+        return 0
+
+    header = f"{'benchmark':<10} {'policy':<14} {'prompts':>7} {'strong %':>9} {'accept %':>9} {'fallback %':>10} {'quality':>8} {'cost $':>9} {'$ / 1k':>8}"
+    print(header)
+    print("-" * len(header))
+    for result in results:
+        accept = "-" if result.accept_rate is None else f"{result.accept_rate:.1%}"
+        print(f"{result.benchmark:<10} {result.policy:<14} {result.prompts:>7} {result.strong_share:>9.1%} {accept:>9} "
+              f"{result.fallback_rate:>10.1%} {result.quality:>8.3f} {_usd(result.cost_usd):>9} {_usd(result.cost_per_1k_usd):>8}")
+    print("\nquality: GSM8K accuracy; MT-Bench mean GPT-4 score (1-10). Costs price each call as the configured model.")
+    return 0
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _usd(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.4f}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,160 @@
+"""The predictor: a prompt's strong-model win rate, and the route it implies.
+
+Routes follow RouteLLM: the strong model is chosen when `win_rate >= threshold`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from hybrid.embedders import Embedder, make_embedder
+from hybrid.errors import ConfigurationError, PredictionError
+from hybrid.mf import MFCheckpoint, load_mf_checkpoint
+from hybrid.record import Route
+from hybrid.settings import HybridSettings
+
+__all__ = [
+    "OFFICIAL_CHECKPOINT",
+    "SHIPPED_CHECKPOINT",
+    "CachedPredictor",
+    "MFPredictor",
+    "Predictor",
+    "RouteDecision",
+    "build_predictor",
+    "decide",
+]
+
+logger = logging.getLogger("hybrid.predictor")
+
+SHIPPED_CHECKPOINT = Path(__file__).parent / "checkpoints" / "mf-minilm"
+OFFICIAL_CHECKPOINT = "routellm/mf_gpt4_augmented"
+
+# RouteLLM's README routes with `router-mf-0.11593`, the threshold it calibrated to
+# send 50% of Chatbot Arena prompts to the strong model with this checkpoint.
+OFFICIAL_DEFAULT_THRESHOLD = 0.11593
+
+# The pair routellm's MF checkpoints were trained on; scores are computed for it.
+TRAINED_STRONG = "gpt-4-1106-preview"
+TRAINED_WEAK = "mixtral-8x7b-instruct-v0.1"
+
+
+class Predictor(Protocol):
+    """Anything that scores prompts with the strong model's win rate in [0, 1]."""
+
+    name: str
+    default_threshold: float
+
+    def win_rates(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        ...
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """The router's output for one prompt."""
+
+    router: str
+    win_rate: float
+    threshold: float
+    route: Route
+    latency_ms: float
+
+
+class MFPredictor:
+    """RouteLLM's `mf` model over a configurable embedder.
+
+    The model is collapsed once into a single scoring vector, so a decision
+    costs one embedding and one dot product.
+    """
+
+    def __init__(self, checkpoint: MFCheckpoint, embedder: Embedder, *, name: str = "mf",
+                 default_threshold: float = 0.5) -> None:
+        if checkpoint.text_dim != embedder.dim:
+            raise ConfigurationError(
+                f"router checkpoint {checkpoint.source} expects {checkpoint.text_dim}-dimensional embeddings but "
+                f"embedder {embedder.name!r} produces {embedder.dim}; set HYBRID_EMBEDDER to match the checkpoint",
+                setting="HYBRID_EMBEDDER",
+            )
+
+        self.name = name
+        self.checkpoint = checkpoint
+        self.embedder = embedder
+        self.default_threshold = default_threshold
+        pair = checkpoint.metadata.get("trained_pair", {"strong": TRAINED_STRONG, "weak": TRAINED_WEAK})
+        self.scored_pair = (pair["strong"], pair["weak"])
+        self._vector = checkpoint.scoring_vector(checkpoint.model_id(pair["strong"]), checkpoint.model_id(pair["weak"]))
+
+    def win_rates(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        embeddings = self.embedder.embed(texts, progress=progress)
+        logits = embeddings @ self._vector
+        rates = 1.0 / (1.0 + np.exp(-logits))
+        if not np.all(np.isfinite(rates)):
+            raise PredictionError(f"router {self.name} produced a non-finite win rate; the checkpoint may be corrupt")
+        return rates
+
+
+class CachedPredictor:
+    """A predictor that serves precomputed win rates, and scores other prompts with `inner`.
+
+    Replay runs score every recorded prompt in one batch up front, then route
+    request by request through the normal pipeline.
+    """
+
+    def __init__(self, inner: Predictor, cache: Mapping[str, float] | None = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.default_threshold = inner.default_threshold
+        self._cache: dict[str, float] = dict(cache or {})
+
+    def prefill(self, texts: Sequence[str], *, progress: bool = False) -> None:
+        missing = sorted({text for text in texts if text not in self._cache})
+        if missing:
+            for text, rate in zip(missing, self.inner.win_rates(missing, progress=progress), strict=True):
+                self._cache[text] = float(rate)
+
+    def win_rates(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        self.prefill(texts, progress=progress)
+        return np.asarray([self._cache[text] for text in texts])
+
+
+def decide(predictor: Predictor, text: str, threshold: float | None) -> RouteDecision:
+    """Score `text` and route it: strong when the win rate reaches the threshold."""
+    if threshold is None:
+        threshold = predictor.default_threshold
+    if not 0.0 <= threshold <= 1.0:
+        raise ConfigurationError(f"threshold {threshold!r} is outside [0, 1]; pick a value such as 0.5", setting="HYBRID_THRESHOLD")
+
+    started = time.perf_counter()
+    win_rate = float(predictor.win_rates([text])[0])
+    latency_ms = (time.perf_counter() - started) * 1000
+
+    route = Route.STRONG if win_rate >= threshold else Route.WEAK
+    return RouteDecision(router=predictor.name, win_rate=win_rate, threshold=threshold, route=route, latency_ms=latency_ms)
+
+
+def build_predictor(settings: HybridSettings) -> MFPredictor:
+    """Load the configured checkpoint and embedder."""
+    if settings.embedder == "openai":
+        source: str | Path = settings.checkpoint or OFFICIAL_CHECKPOINT
+        embedder = make_embedder(
+            "openai",
+            base_url=settings.openai_base_url,
+            api_key=settings.openai_api_key,
+            timeout=settings.embed_timeout,
+            max_retries=settings.strong_retries,
+        )
+    else:
+        source = settings.checkpoint or SHIPPED_CHECKPOINT
+        embedder = make_embedder(settings.embedder)
+
+    checkpoint = load_mf_checkpoint(source)
+    thresholds = checkpoint.metadata.get("thresholds", {})
+    default = float(thresholds.get("0.5", OFFICIAL_DEFAULT_THRESHOLD if settings.embedder == "openai" else 0.5))
+    logger.debug("loaded router checkpoint %s with embedder %s", checkpoint.source, embedder.name)
+    return MFPredictor(checkpoint, embedder, name=settings.router, default_threshold=default)

@@ -1,0 +1,132 @@
+"""Settings, read from HYBRID_* environment variables and an optional settings file.
+
+Constructor arguments override the environment, which override the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hybrid.errors import ConfigurationError
+
+__all__ = ["DEFAULT_SETTINGS_FILE", "HybridSettings", "ModelPrice", "load_settings"]
+
+DEFAULT_SETTINGS_FILE = "settings.env"
+
+LogPolicy = Literal["full", "hash", "none"]
+JudgeLanguage = Literal["en", "pt-BR"]
+
+
+class ModelPrice(BaseModel):
+    """A model's price in US dollars per million tokens."""
+
+    input_per_million: float = Field(ge=0)
+    output_per_million: float = Field(ge=0)
+
+
+class HybridSettings(BaseSettings):
+    """Every setting hybrid reads. Keys are SecretStr and never printed."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HYBRID_",
+        env_file=None,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    # Models. The weak model is a LiteLLM model name; the strong model is sent as-is
+    # to an OpenAI-compatible REST endpoint; the judge is a Groq model id.
+    strong_model: str = "gpt-4o"
+    weak_model: str = "groq/openai/gpt-oss-20b"
+    judge_model: str = "openai/gpt-oss-120b"
+
+    # Router.
+    router: Literal["mf"] = "mf"
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    checkpoint: str | None = None
+    embedder: Literal["minilm", "openai"] = "minilm"
+
+    # Providers.
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("HYBRID_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key")
+    )
+    groq_base_url: str = "https://api.groq.com"
+    groq_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("HYBRID_GROQ_API_KEY", "GROQ_API_KEY", "groq_api_key")
+    )
+    weak_api_base: str | None = None
+
+    # Timeouts in seconds, and retries after the first attempt.
+    weak_timeout: float = Field(default=30.0, gt=0)
+    judge_timeout: float = Field(default=20.0, gt=0)
+    strong_connect_timeout: float = Field(default=5.0, gt=0)
+    strong_timeout: float = Field(default=60.0, gt=0)
+    embed_timeout: float = Field(default=10.0, gt=0)
+    weak_retries: int = Field(default=0, ge=0, le=10)
+    judge_retries: int = Field(default=0, ge=0, le=10)
+    strong_retries: int = Field(default=2, ge=0, le=10)
+    retry_after_cap: float = Field(default=10.0, ge=0)
+
+    # Decision log and privacy.
+    log_path: Path = Path("hybrid-decisions.jsonl")
+    log_prompts: LogPolicy = "full"
+
+    # Judge and fallback.
+    judge_language: JudgeLanguage = "en"
+    fallback_system_prompt: str | None = None
+
+    # Prices for models missing from LiteLLM's price map, keyed by model name.
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+
+    @field_validator("openai_base_url", "groq_base_url", "weak_api_base")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("strong_model", "weak_model", "judge_model")
+    @classmethod
+    def _check_model(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a model name cannot be empty")
+        return value.strip()
+
+
+def load_settings(settings_file: str | Path | None = None, **overrides: object) -> HybridSettings:
+    """Build settings from the environment, `settings_file` and `overrides`.
+
+    With no file given, `settings.env` in the working directory is read if it
+    exists. A file that was named explicitly must exist and be readable.
+    """
+    env_file: Path | None = None
+    if settings_file is not None:
+        env_file = Path(settings_file)
+        if not env_file.is_file():
+            raise ConfigurationError(f"settings file {str(env_file)!r} does not exist; copy settings.env.example")
+        try:
+            env_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigurationError(f"settings file {str(env_file)!r} cannot be read: {error}") from error
+    elif Path(DEFAULT_SETTINGS_FILE).is_file():
+        env_file = Path(DEFAULT_SETTINGS_FILE)
+
+    try:
+        return HybridSettings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as error:
+        raise ConfigurationError(_describe(error)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        name = "HYBRID_" + "_".join(str(part) for part in item["loc"]).upper()
+        problems.append(f"{name}: {item['msg']}")
+    return "invalid settings: " + "; ".join(problems)

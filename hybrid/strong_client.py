@@ -1,0 +1,178 @@
+"""The strong model, called with `requests` on an OpenAI-compatible `/chat/completions`.
+
+This path deliberately avoids LiteLLM, so the fallback still works when the
+LiteLLM path is broken. Retries come from urllib3's `Retry` on the session:
+bounded, with exponential backoff, honouring `Retry-After` up to a cap, and never
+for 400, 401, 403 or 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from hybrid.backends import Completion, Message
+from hybrid.errors import ModelNotFoundError, ProviderError, ProviderTimeoutError, QuotaExceededError
+from hybrid.provider_errors import is_model_missing, is_quota_exhausted
+from hybrid.settings import HybridSettings
+
+__all__ = ["RestCompletion"]
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class _CappedRetry(Retry):
+    """urllib3 Retry whose `Retry-After` wait is capped, so one header cannot stall a request."""
+
+    retry_after_cap: float = 10.0
+
+    def get_retry_after(self, response: Any) -> float | None:
+        value = super().get_retry_after(response)
+        if value is None:
+            return None
+        return min(value, self.retry_after_cap)
+
+    def new(self, **kwargs: Any) -> _CappedRetry:
+        retry = super().new(**kwargs)
+        retry.retry_after_cap = self.retry_after_cap
+        return retry
+
+
+class RestCompletion:
+    """A CompletionBackend for the strong model over plain HTTPS.
+
+    `stage` is "strong" when the router picked the strong model and "fallback"
+    when it re-runs a rejected weak answer; the optional fallback system prompt
+    is added only in the second case.
+    """
+
+    def __init__(self, settings: HybridSettings, *, stage: str = "strong") -> None:
+        self.model = settings.strong_model.removeprefix("openai/")
+        self._stage = stage
+        self._url = settings.openai_base_url + "/chat/completions"
+        self._key = settings.openai_api_key
+        self._connect_timeout = settings.strong_connect_timeout
+        self._attempts = settings.strong_retries + 1
+        self._system_prompt = settings.fallback_system_prompt if stage == "fallback" else None
+        self._session = _make_session(settings.strong_retries, settings.retry_after_cap)
+
+    async def complete(self, messages: list[Message], *, timeout: float) -> Completion:
+        """Run the blocking HTTP call in a worker thread, off the event loop."""
+        return await asyncio.to_thread(self.complete_sync, messages, timeout=timeout)
+
+    def complete_sync(self, messages: list[Message], *, timeout: float) -> Completion:
+        if self._key is None or not self._key.get_secret_value():
+            raise ProviderError(
+                f"no API key for the {self._stage} model {self.model}; set HYBRID_OPENAI_API_KEY or OPENAI_API_KEY",
+                stage=self._stage, model=self.model, attempts=0, setting="HYBRID_OPENAI_API_KEY",
+            )
+
+        if self._system_prompt:
+            messages = [{"role": "system", "content": self._system_prompt}, *messages]
+
+        try:
+            response = self._session.post(
+                self._url,
+                json={"model": self.model, "messages": messages, "temperature": 0},
+                headers={"Authorization": f"Bearer {self._key.get_secret_value()}"},
+                timeout=(self._connect_timeout, timeout),
+            )
+        except requests.exceptions.Timeout:
+            raise ProviderTimeoutError(
+                f"{self._stage} model {self.model} timed out (connect {self._connect_timeout:g} s, read {timeout:g} s); "
+                "check HYBRID_OPENAI_BASE_URL or raise HYBRID_STRONG_TIMEOUT",
+                stage=self._stage, model=self.model, attempts=self._attempts, setting="HYBRID_STRONG_TIMEOUT",
+            ) from None
+        except requests.exceptions.RetryError as error:
+            raise ProviderError(
+                f"{self._stage} model {self.model} kept failing after {self._attempts} attempts ({_reason(error)}); "
+                "check the provider status and HYBRID_OPENAI_BASE_URL",
+                stage=self._stage, model=self.model, attempts=self._attempts, setting="HYBRID_OPENAI_BASE_URL",
+            ) from None
+        except requests.exceptions.RequestException as error:
+            raise ProviderError(
+                f"{self._stage} model {self.model} is unreachable ({type(error).__name__}); check HYBRID_OPENAI_BASE_URL",
+                stage=self._stage, model=self.model, attempts=self._attempts, setting="HYBRID_OPENAI_BASE_URL",
+            ) from None
+
+        return self._parse(response)
+
+    def _parse(self, response: requests.Response) -> Completion:
+        status = response.status_code
+        if status >= 400:
+            raise self._status_error(status, response.text[:2000])
+
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, ValueError):
+            raise ProviderError(
+                f"{self._stage} model {self.model} returned HTTP {status} with a body that is not JSON",
+                stage=self._stage, model=self.model, status=status, attempts=self._attempts,
+            ) from None
+
+        choices = body.get("choices") if isinstance(body, dict) else None
+        if not choices:
+            raise ProviderError(
+                f"{self._stage} model {self.model} returned no choices",
+                stage=self._stage, model=self.model, status=status, attempts=self._attempts,
+            )
+
+        message = choices[0].get("message") or {}
+        usage = body.get("usage") or {}
+        return Completion(
+            text=message.get("content") or "",
+            model=self.model,
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
+        )
+
+    def _status_error(self, status: int, body: str) -> Exception:
+        if is_model_missing(status, body):
+            return ModelNotFoundError(
+                f"the provider does not serve strong model {self.model!r} (HTTP {status}); set HYBRID_STRONG_MODEL "
+                "to a current model name",
+                setting="HYBRID_STRONG_MODEL", model=self.model, stage=self._stage,
+            )
+        if is_quota_exhausted(status, body):
+            return QuotaExceededError(
+                f"the account behind HYBRID_OPENAI_API_KEY has no quota left (HTTP 429 insufficient_quota); "
+                "add credit or use another key",
+                stage=self._stage, model=self.model, status=status, attempts=1, setting="HYBRID_OPENAI_API_KEY",
+            )
+        setting = "HYBRID_OPENAI_API_KEY" if status in (401, 403) else "HYBRID_OPENAI_BASE_URL"
+        return ProviderError(
+            f"{self._stage} model {self.model} failed with HTTP {status}; check {setting}",
+            stage=self._stage, model=self.model, status=status, attempts=self._attempts, setting=setting,
+        )
+
+    def __repr__(self) -> str:
+        return f"RestCompletion(model={self.model!r}, url={self._url!r}, stage={self._stage!r})"
+
+
+def _make_session(retries: int, retry_after_cap: float) -> requests.Session:
+    retry = _CappedRetry(
+        total=retries,
+        connect=retries,
+        read=0,
+        status=retries,
+        backoff_factor=0.5,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset({"POST"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    retry.retry_after_cap = retry_after_cap
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=32))
+    session.mount("https://", HTTPAdapter(max_retries=retry, pool_maxsize=32))
+    return session
+
+
+def _reason(error: requests.exceptions.RetryError) -> str:
+    cause = error.args[0] if error.args else error
+    return str(getattr(cause, "reason", cause))[:200]

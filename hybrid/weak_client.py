@@ -1,0 +1,95 @@
+"""The weak model, called through LiteLLM."""
+
+from __future__ import annotations
+
+import asyncio
+
+from hybrid.backends import Completion, Message
+from hybrid.errors import ConfigurationError, ModelNotFoundError, ProviderError, ProviderTimeoutError
+from hybrid.provider_errors import is_model_missing
+from hybrid.settings import HybridSettings
+
+__all__ = ["LiteLLMCompletion"]
+
+
+class LiteLLMCompletion:
+    """A CompletionBackend for any LiteLLM model name, such as `groq/openai/gpt-oss-20b`.
+
+    For `groq/` models the Groq base URL and key from settings are passed
+    explicitly, so LiteLLM never falls back to its own environment defaults.
+    """
+
+    def __init__(self, settings: HybridSettings, *, model: str | None = None, stage: str = "weak") -> None:
+        self.model = model or settings.weak_model
+        self._stage = stage
+        self._retries = settings.weak_retries
+        self._api_base = settings.weak_api_base
+        self._api_key = None
+        if self.model.startswith("groq/"):
+            self._api_base = self._api_base or settings.groq_base_url.removesuffix("/openai/v1") + "/openai/v1"
+            self._api_key = settings.groq_api_key
+
+    async def complete(self, messages: list[Message], *, timeout: float) -> Completion:
+        import litellm
+
+        if self.model.startswith("groq/") and (self._api_key is None or not self._api_key.get_secret_value()):
+            raise ConfigurationError(
+                f"weak model {self.model} needs a Groq API key; set HYBRID_GROQ_API_KEY or GROQ_API_KEY",
+                setting="HYBRID_GROQ_API_KEY",
+            )
+
+        options: dict[str, object] = {"timeout": timeout, "num_retries": self._retries, "max_retries": self._retries}
+        if self._api_base:
+            options["api_base"] = self._api_base
+        if self._api_key is not None:
+            options["api_key"] = self._api_key.get_secret_value()
+
+        import openai
+
+        try:
+            response = await asyncio.wait_for(
+                litellm.acompletion(model=self.model, messages=messages, **options), timeout=timeout + 1
+            )
+        except (asyncio.TimeoutError, openai.APITimeoutError):
+            raise ProviderTimeoutError(
+                f"{self._stage} model {self.model} timed out after {timeout:g} s; raise HYBRID_WEAK_TIMEOUT if it is slow",
+                stage=self._stage, model=self.model, attempts=self._retries + 1, setting="HYBRID_WEAK_TIMEOUT",
+            ) from None
+        except openai.APIError as error:
+            # LiteLLM's exception types all derive from the openai SDK's APIError.
+            raise self._translate(error) from None
+
+        return _to_completion(response, self.model, stage=self._stage)
+
+    def _translate(self, error: Exception) -> Exception:
+        status = getattr(error, "status_code", None)
+        message = str(getattr(error, "message", "") or error)
+        if is_model_missing(status, message):
+            return ModelNotFoundError(
+                f"the provider does not serve {self._stage} model {self.model!r} (HTTP {status}); "
+                "set HYBRID_WEAK_MODEL to a current model name",
+                setting="HYBRID_WEAK_MODEL", model=self.model, stage=self._stage,
+            )
+        setting = "HYBRID_GROQ_API_KEY" if status in (401, 403) else "HYBRID_GROQ_BASE_URL"
+        return ProviderError(
+            f"{self._stage} model {self.model} failed: {type(error).__name__} (HTTP {status}); check {setting}",
+            stage=self._stage, model=self.model, status=status, attempts=self._retries + 1, setting=setting,
+        )
+
+
+def _to_completion(response: object, model: str, *, stage: str) -> Completion:
+    choices = getattr(response, "choices", None) or []
+    if not choices:
+        raise ProviderError(
+            f"{stage} model {model} returned no choices", stage=stage, model=model, status=200
+        )
+
+    message = getattr(choices[0], "message", None)
+    text = getattr(message, "content", None) or ""
+    usage = getattr(response, "usage", None)
+    return Completion(
+        text=text,
+        model=model,
+        prompt_tokens=getattr(usage, "prompt_tokens", None),
+        completion_tokens=getattr(usage, "completion_tokens", None),
+    )
