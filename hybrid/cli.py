@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--false-reject", type=float, default=0.0, help="share of good weak answers the replay judge rejects (0-1)")
     demo.add_argument("--seed", type=int, default=0, help="seed for the judge error draws")
     demo.add_argument("--log", metavar="FILE", help="also append every decision record to this JSONL file")
+    demo.add_argument("--plot", metavar="PNG", default="hybrid-demo.png", help="save a quality-against-cost chart here (default: hybrid-demo.png; '' to skip)")
     demo.add_argument("--json", action="store_true", help="print the results as JSON")
     demo.set_defaults(handler=_demo)
     return parser
@@ -158,6 +159,10 @@ def _demo(args: argparse.Namespace) -> int:
         log_path=Path(args.log) if args.log else None,
         progress=not args.json,
     )
+    if args.plot:
+        from hybrid.replay.plot import plot_results
+
+        plot_results(results, Path(args.plot))
     if args.json:
         print(json.dumps([result.as_dict() for result in results], indent=2))
         return 0
@@ -170,6 +175,8 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"{result.benchmark:<10} {result.policy:<14} {result.prompts:>7} {result.strong_share:>9.1%} {accept:>9} "
               f"{result.fallback_rate:>10.1%} {result.quality:>8.3f} {_usd(result.cost_usd):>9} {_usd(result.cost_per_1k_usd):>8}")
     print("\nquality: GSM8K accuracy; MT-Bench mean GPT-4 score (1-10). Costs price each call as the configured model.")
+    if args.plot:
+        print(f"chart: {args.plot}")
     return 0
 
 

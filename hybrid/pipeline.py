@@ -67,11 +67,13 @@ class HybridRouter:
         self.prices = prices or PriceTable(settings.prices)
 
     @classmethod
-    def from_settings(cls, settings: HybridSettings | None = None, **overrides: Any) -> HybridRouter:
+    def from_settings(cls, settings: HybridSettings | None = None, *, predictor: Predictor | None = None,
+                      **overrides: Any) -> HybridRouter:
         """Build a router with the live backends: LiteLLM, requests and groq.
 
         No call is made here; a missing key is reported by the first request
-        that needs it.
+        that needs it. `overrides` are settings fields, applied when `settings`
+        is None; `predictor` replaces the configured one.
         """
         from hybrid.judge_client import GroqJudge
         from hybrid.strong_client import RestCompletion
@@ -80,7 +82,7 @@ class HybridRouter:
         settings = settings or load_settings(**overrides)
         return cls(
             settings,
-            predictor=build_predictor(settings),
+            predictor=predictor or build_predictor(settings),
             weak=LiteLLMCompletion(settings),
             strong=RestCompletion(settings, stage=Stage.STRONG),
             fallback=RestCompletion(settings, stage=Stage.FALLBACK),

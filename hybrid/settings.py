@@ -92,6 +92,13 @@ class HybridSettings(BaseSettings):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("openai_api_key", "groq_api_key")
+    @classmethod
+    def _blank_key_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return SecretStr(value.get_secret_value().strip())
+
     @field_validator("strong_model", "weak_model", "judge_model")
     @classmethod
     def _check_model(cls, value: str) -> str:

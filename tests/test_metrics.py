@@ -65,7 +65,7 @@ def test_oracle_router_hand_derived_apgr() -> None:
     # Sorted scores are eight 0s then two 1s. The quantile at 8/10 sits at position
     # 7.2, between a 0 and a 1, so it is 0.2; the 9/10 and 10/10 quantiles are 1.
     # Shares: thresholds 0..7 route everyone (1.0), 0.2 and 1 route the two
-    # strong-only prompts (0.2), the strict last threshold routes nobody (0.0).
+    # strong-only prompts (0.2), the strict last threshold routes no prompt (0.0).
     # Quality is 0.5 at share 0 and 0.7 from share 0.2 on, so the area is
     # 0.2 * (0.5 + 0.7) / 2 + 0.8 * 0.7 = 0.68 and APGR = (0.68 - 0.5) / (0.7 - 0.5) = 0.9.
     curve = quality_curve(oracle, strong, weak)

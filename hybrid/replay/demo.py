@@ -7,10 +7,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hybrid.decision_log import DecisionLog
-from hybrid.predictor import CachedPredictor, build_predictor
+from hybrid.predictor import CachedPredictor, Predictor, build_predictor
 from hybrid.record import DecisionRecord, Mode, Stage, Verdict
 from hybrid.replay.backends import JudgePolicy
-from hybrid.replay.data import RecordedItem, load_gsm8k, load_mt_bench
+from hybrid.replay.data import RecordedItem, Recording, load_gsm8k, load_mt_bench
 from hybrid.replay.router import replay_router
 from hybrid.settings import HybridSettings
 
@@ -50,15 +50,19 @@ def run_demo(
     policy: JudgePolicy | None = None,
     log_path: Path | None = None,
     progress: bool = True,
+    predictor: Predictor | None = None,
 ) -> list[PolicyResult]:
-    """Replay every decontaminated prompt of each benchmark under every policy."""
+    """Replay every decontaminated prompt of each benchmark under every policy.
+
+    `predictor` defaults to the configured one; pass a CachedPredictor to reuse
+    win rates across runs.
+    """
     items_by_benchmark = {name: _load(name, data_dir) for name in benchmarks}
     recording_items = [item for items in items_by_benchmark.values() for item in items]
 
-    from hybrid.replay.data import Recording
-
     recording = Recording(recording_items)
-    predictor = CachedPredictor(build_predictor(settings))
+    if not isinstance(predictor, CachedPredictor):
+        predictor = CachedPredictor(predictor or build_predictor(settings))
     predictor.prefill([item.prompt for item in recording_items], progress=progress)
     log = DecisionLog(log_path) if log_path is not None else None
     router = replay_router(settings, recording, predictor=predictor, policy=policy, log=log)

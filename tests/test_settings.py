@@ -1,0 +1,100 @@
+"""Settings: sources, validation, secrets and the example file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import litellm
+import pytest
+
+from hybrid.errors import ConfigurationError
+from hybrid.judge_client import groq_sdk_base_url
+from hybrid.settings import HybridSettings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings_file = tmp_path / "settings.env"
+    settings_file.write_text("HYBRID_WEAK_MODEL=groq/openai/gpt-oss-120b\nHYBRID_THRESHOLD=0.3\n")
+    monkeypatch.setenv("HYBRID_THRESHOLD", "0.7")
+
+    settings = load_settings(settings_file)
+
+    assert settings.weak_model == "groq/openai/gpt-oss-120b"
+    assert settings.threshold == 0.7
+    assert load_settings(settings_file, threshold=0.1).threshold == 0.1
+
+
+def test_unknown_key_in_file_rejected(tmp_path: Path) -> None:
+    settings_file = tmp_path / "settings.env"
+    settings_file.write_text("HYBRID_TRESHOLD=0.3\n")
+
+    with pytest.raises(ConfigurationError, match="TRESHOLD"):
+        load_settings(settings_file)
+
+
+@pytest.mark.parametrize("overrides, name", [
+    ({"threshold": 1.5}, "HYBRID_THRESHOLD"),
+    ({"log_prompts": "everything"}, "HYBRID_LOG_PROMPTS"),
+    ({"judge_language": "fr"}, "HYBRID_JUDGE_LANGUAGE"),
+    ({"openai_base_url": "api.openai.com"}, "HYBRID_OPENAI_BASE_URL"),
+    ({"weak_timeout": 0}, "HYBRID_WEAK_TIMEOUT"),
+    ({"strong_model": "  "}, "HYBRID_STRONG_MODEL"),
+])
+def test_invalid_values_name_the_setting(overrides: dict[str, object], name: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        load_settings(**overrides)
+
+
+def test_missing_settings_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        load_settings(tmp_path / "nope.env")
+
+
+def test_unreadable_settings_file(tmp_path: Path) -> None:
+    settings_file = tmp_path / "binary.env"
+    settings_file.write_bytes(b"\xff\xfe\x00bad")
+
+    with pytest.raises(ConfigurationError, match="cannot be read"):
+        load_settings(settings_file)
+
+
+def test_keys_hidden_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GROQ_API_KEY", "gsk-from-env-QQ77")
+
+    settings = load_settings(openai_api_key="sk-inline-RR88")
+
+    assert settings.groq_api_key.get_secret_value() == "gsk-from-env-QQ77"
+    for text in (repr(settings), str(settings), str(settings.model_dump())):
+        assert "gsk-from-env-QQ77" not in text
+        assert "sk-inline-RR88" not in text
+
+
+def test_example_file_lists_every_setting() -> None:
+    example = (ROOT / "settings.env.example").read_text()
+    named = set(re.findall(r"^#?\s*(HYBRID_[A-Z_]+)=", example, re.MULTILINE))
+
+    expected = {f"HYBRID_{name.upper()}" for name in HybridSettings.model_fields}
+    assert named == expected
+    load_settings(ROOT / "settings.env.example")
+
+
+@pytest.mark.parametrize("field", ["strong_model", "weak_model"])
+def test_default_models_have_prices(field: str) -> None:
+    assert HybridSettings.model_fields[field].default in litellm.model_cost
+
+
+def test_default_judge_model_has_price() -> None:
+    assert "groq/" + HybridSettings.model_fields["judge_model"].default in litellm.model_cost
+
+
+@pytest.mark.parametrize("url, bare", [
+    ("https://api.groq.com", "https://api.groq.com"),
+    ("https://api.groq.com/", "https://api.groq.com"),
+    ("https://api.groq.com/openai/v1", "https://api.groq.com"),
+    ("http://127.0.0.1:8080/openai/v1/", "http://127.0.0.1:8080"),
+])
+def test_groq_base_url_normalised(url: str, bare: str) -> None:
+    assert groq_sdk_base_url(url) == bare
