@@ -127,14 +127,30 @@ def _route(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from hybrid.replay.data import resolve_data_dir
+    from hybrid.replay.download import DEFAULT_FILES, MMLU_FILES, ensure_data
     from hybrid.training import DEFAULT_CHECKPOINT_DIR, train_router
 
+    data_dir = resolve_data_dir(args.data) if args.data else ensure_data(files=DEFAULT_FILES + MMLU_FILES)
     output = Path(args.output) if args.output else DEFAULT_CHECKPOINT_DIR
-    report = train_router(resolve_data_dir(args.data), output, recipe=args.recipe, progress=not args.json)
+    report = train_router(data_dir, output, recipe=args.recipe, progress=not args.json)
+
+    scores = [
+        {"benchmark": score.benchmark, "prompts": score.prompts, "apgr": score.apgr, "ci_low": score.ci_low,
+         "ci_high": score.ci_high, "random_apgr": score.random_apgr}
+        for score in report.scores
+    ]
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
-    else:
-        print(report.summary())
+        print(json.dumps({"checkpoint": str(report.output_dir), "recipe": str(report.recipe),
+                          "train_prompts": report.train_prompts, "thresholds": report.thresholds,
+                          "mean_apgr": report.mean_apgr, "scores": scores}, indent=2))
+        return 0
+
+    print(f"checkpoint: {report.output_dir}  recipe: {report.recipe}  training prompts: {report.train_prompts}")
+    print(f"{'held-out benchmark':<20} {'prompts':>7} {'APGR':>6} {'90% CI':>15} {'random':>7}")
+    for row in scores:
+        interval = f"{row['ci_low']:.3f}-{row['ci_high']:.3f}"
+        print(f"{row['benchmark']:<20} {row['prompts']:>7} {row['apgr']:>6.3f} {interval:>15} {row['random_apgr']:>7.3f}")
+    print(f"thresholds for 20/50/80% strong calls on the training prompts: {report.thresholds}")
     return 0
 
 

@@ -1,7 +1,10 @@
 """HybridRouter: predict, answer with the weak model, judge, fall back to the strong model.
 
 One async core (`aask`) does the work; `ask` is a thin synchronous wrapper.
-Every request, successful or not, produces exactly one decision record.
+Every request, successful or not, produces exactly one decision record. The
+cascade and parallel modes run the strategies in `hybrid.cascade` and
+`hybrid.parallel` with the same judge, clients and record. `astream` returns
+the answer as a stream of text pieces.
 """
 
 from __future__ import annotations
@@ -11,26 +14,40 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from hybrid.answer_stream import AnswerStream, StreamHeader, iterate_pieces, split_text
 from hybrid.backends import Completion, CompletionBackend, JudgeBackend, Message
+from hybrid.cascade import Cascade
 from hybrid.costs import PriceTable
 from hybrid.decision_log import DecisionLog
-from hybrid.errors import HybridError, InputError, JudgeError, ModelNotFoundError, ProviderError
+from hybrid.errors import ConfigurationError, HybridError, InputError, JudgeError, ModelNotFoundError, ProviderError
 from hybrid.judge import build_judge_messages, parse_verdict
 from hybrid.messages import last_user_text, normalize_messages
+from hybrid.parallel import BestOfN
 from hybrid.predictor import Predictor, RouteDecision, build_predictor, decide
 from hybrid.record import DecisionRecord, FallbackReason, Mode, Route, Stage, Verdict
 from hybrid.settings import HybridSettings, load_settings
-from hybrid.trace import RequestTrace
+from hybrid.strategy import StrategyTrace, TimedBackend
 
-__all__ = ["Answer", "HybridRouter"]
+__all__ = ["Answer", "HybridRouter", "StreamingBackend"]
 
 logger = logging.getLogger("hybrid")
 
 T = TypeVar("T")
+
+
+@runtime_checkable
+class StreamingBackend(Protocol):
+    """A completion backend that can also stream its answer, as the strong REST client can."""
+
+    model: str
+
+    def stream(self, messages: list[Message], *, timeout: float) -> AsyncIterator[Any]:
+        """Yield chunks with `text`, and `prompt_tokens` and `completion_tokens` on the last one."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -43,7 +60,13 @@ class Answer:
 
 
 class HybridRouter:
-    """Answers each prompt with the cheapest model that is good enough, and records why."""
+    """Answers each prompt with the cheapest model that is good enough, and records why.
+
+    `cascade` defaults to two tiers, the weak and then the strong backend, with
+    the cascade options from settings. `parallel` has no default, so parallel
+    mode needs one; `from_settings` builds both from HYBRID_CASCADE_TIERS and
+    HYBRID_PARALLEL_MODELS.
+    """
 
     def __init__(
         self,
@@ -56,6 +79,8 @@ class HybridRouter:
         judge: JudgeBackend,
         log: DecisionLog | None = None,
         prices: PriceTable | None = None,
+        cascade: Cascade | None = None,
+        parallel: BestOfN | None = None,
     ) -> None:
         self.settings = settings
         self.predictor = predictor
@@ -65,6 +90,11 @@ class HybridRouter:
         self.judge = judge
         self.log = log
         self.prices = prices or PriceTable(settings.prices)
+        self.cascade = cascade or Cascade.from_settings(
+            settings, judge, prices=self.prices,
+            tiers=[TimedBackend(weak, settings.weak_timeout), TimedBackend(strong, settings.strong_timeout)],
+        )
+        self.parallel = parallel
 
     @classmethod
     def from_settings(cls, settings: HybridSettings | None = None, *, predictor: Predictor | None = None,
@@ -80,14 +110,19 @@ class HybridRouter:
         from hybrid.weak_client import LiteLLMCompletion
 
         settings = settings or load_settings(**overrides)
+        judge = GroqJudge(settings)
+        prices = PriceTable(settings.prices)
         return cls(
             settings,
             predictor=predictor or build_predictor(settings),
             weak=LiteLLMCompletion(settings),
             strong=RestCompletion(settings, stage=Stage.STRONG),
             fallback=RestCompletion(settings, stage=Stage.FALLBACK),
-            judge=GroqJudge(settings),
+            judge=judge,
             log=DecisionLog(settings.log_path),
+            prices=prices,
+            cascade=Cascade.from_settings(settings, judge, prices=prices),
+            parallel=BestOfN.from_settings(settings, judge),
         )
 
     def route(self, prompt_or_messages: str | Sequence[Mapping[str, object]], threshold: float | None = None) -> RouteDecision:
@@ -106,11 +141,11 @@ class HybridRouter:
         chosen_mode = _parse_mode(mode)
         messages = normalize_messages(prompt_or_messages)
         text = last_user_text(messages)
-        trace = RequestTrace(request_id=uuid.uuid4().hex, mode=chosen_mode, prompt=text, prices=self.prices,
-                             policy=self.settings.log_prompts, strong_model=self.strong.model)
+        trace = self._new_trace(chosen_mode, text)
 
         try:
-            completion = await self._answer(chosen_mode, messages, text, threshold, trace)
+            decision = await self._decide(chosen_mode, text, threshold, trace)
+            completion = await self._answer(chosen_mode, messages, text, decision, trace)
         except BaseException as error:
             trace.fail(error)
             self._write(trace.finish(None))
@@ -120,15 +155,100 @@ class HybridRouter:
         self._write(record)
         return Answer(text=completion.text, model=completion.model, record=record)
 
-    async def _answer(self, mode: Mode, messages: list[Message], text: str, threshold: float | None,
-                      trace: RequestTrace) -> Completion:
+    async def astream(self, prompt_or_messages: str | Sequence[Mapping[str, object]], *, mode: str = "hybrid",
+                      threshold: float | None = None) -> AnswerStream:
+        """Answer like `aask`, as a stream of text pieces; see `AnswerStream` for what streams live.
+
+        Errors before the answer exists, such as invalid input or a failed
+        verified answer, raise here. A live stream's errors raise from
+        `AnswerStream.start` or during the iteration. The decision record is
+        written once the answer is complete or has failed.
+        """
+        chosen_mode = _parse_mode(mode)
+        messages = normalize_messages(prompt_or_messages)
+        text = last_user_text(messages)
+        trace = self._new_trace(chosen_mode, text)
+
+        try:
+            decision = await self._decide(chosen_mode, text, threshold, trace)
+            live = isinstance(self.strong, StreamingBackend) and (
+                chosen_mode is Mode.STRONG or (decision is not None and decision.route is Route.STRONG)
+            )
+            completion = None if live else await self._answer(chosen_mode, messages, text, decision, trace)
+        except BaseException as error:
+            trace.fail(error)
+            self._write(trace.finish(None))
+            raise
+
+        if completion is None:
+            header = _stream_header(trace, decision, self.strong.model)
+            records: list[DecisionRecord] = []
+            pieces = self._stream_strong(messages, trace, records)
+            return AnswerStream(header, pieces, live=True, finished=lambda: records[0] if records else None)
+
+        record = trace.finish(completion)
+        self._write(record)
+        header = _stream_header(trace, decision, completion.model)
+        return AnswerStream(header, iterate_pieces(split_text(completion.text)), live=False, record=record)
+
+    async def _stream_strong(self, messages: list[Message], trace: StrategyTrace,
+                             records: list[DecisionRecord]) -> AsyncIterator[str]:
+        """Stream the strong model's answer and write the record when it ends, fails or is abandoned."""
+        assert isinstance(self.strong, StreamingBackend)
+        started = time.perf_counter()
+        parts: list[str] = []
+        usage: dict[str, int | None] = {"prompt_tokens": None, "completion_tokens": None}
+        try:
+            async for chunk in self.strong.stream(messages, timeout=self.settings.strong_timeout):
+                if chunk.prompt_tokens is not None or chunk.completion_tokens is not None:
+                    usage = {"prompt_tokens": chunk.prompt_tokens, "completion_tokens": chunk.completion_tokens}
+                if chunk.text:
+                    parts.append(chunk.text)
+                    yield chunk.text
+        except BaseException as error:
+            trace.stage(Stage.STRONG, self.strong.model, started, error=error)
+            trace.fail(error)
+            records.append(trace.finish(None))
+            self._write(records[0])
+            raise
+
+        completion = Completion(text="".join(parts), model=self.strong.model, **usage)
+        trace.stage(Stage.STRONG, completion.model, started, prompt_tokens=completion.prompt_tokens,
+                    completion_tokens=completion.completion_tokens)
+        records.append(trace.finish(completion))
+        self._write(records[0])
+
+    def _new_trace(self, mode: Mode, text: str) -> StrategyTrace:
+        return StrategyTrace(request_id=uuid.uuid4().hex, mode=mode, prompt=text, prices=self.prices,
+                             policy=self.settings.log_prompts, strong_model=self.strong.model)
+
+    async def _decide(self, mode: Mode, text: str, threshold: float | None,
+                      trace: StrategyTrace) -> RouteDecision | None:
+        """Run the predictor in the router and hybrid modes; the other modes do not route."""
+        if mode not in (Mode.ROUTER, Mode.HYBRID):
+            return None
+        decision = await asyncio.to_thread(decide, self.predictor, text, self._threshold(threshold))
+        trace.routed(decision)
+        return decision
+
+    async def _answer(self, mode: Mode, messages: list[Message], text: str, decision: RouteDecision | None,
+                      trace: StrategyTrace) -> Completion:
         if mode is Mode.STRONG:
             return await self._call(self.strong, Stage.STRONG, messages, trace)
         if mode is Mode.WEAK:
             return await self._call(self.weak, Stage.WEAK, messages, trace)
+        if mode is Mode.CASCADE:
+            return await self.cascade.run(messages, text, trace)
+        if mode is Mode.PARALLEL:
+            if self.parallel is None:
+                raise ConfigurationError(
+                    "parallel mode has no candidates in this router; build it with HybridRouter.from_settings "
+                    "and HYBRID_PARALLEL_MODELS, or pass parallel=BestOfN(...)",
+                    setting="HYBRID_PARALLEL_MODELS",
+                )
+            return await self.parallel.run(messages, text, trace)
 
-        decision = await asyncio.to_thread(decide, self.predictor, text, self._threshold(threshold))
-        trace.routed(decision)
+        assert decision is not None
         if decision.route is Route.STRONG:
             return await self._call(self.strong, Stage.STRONG, messages, trace)
 
@@ -150,7 +270,7 @@ class HybridRouter:
             return weak
         return await self._fall_back(reason, messages, trace)
 
-    async def _verify(self, question: str, weak: Completion, trace: RequestTrace) -> FallbackReason | None:
+    async def _verify(self, question: str, weak: Completion, trace: StrategyTrace) -> FallbackReason | None:
         """Ask the judge about the weak answer; return why to fall back, or None to accept."""
         judge_messages = build_judge_messages(question, weak.text, language=self.settings.judge_language)
         started = time.perf_counter()
@@ -174,12 +294,12 @@ class HybridRouter:
             return FallbackReason.JUDGE_REJECTED
         return FallbackReason.VERDICT_UNPARSABLE
 
-    async def _fall_back(self, reason: FallbackReason, messages: list[Message], trace: RequestTrace) -> Completion:
+    async def _fall_back(self, reason: FallbackReason, messages: list[Message], trace: StrategyTrace) -> Completion:
         trace.fell_back(reason)
         return await self._call(self.fallback, Stage.FALLBACK, messages, trace)
 
     async def _call(self, backend: CompletionBackend, stage: Stage, messages: list[Message],
-                    trace: RequestTrace) -> Completion:
+                    trace: StrategyTrace) -> Completion:
         timeout = self.settings.weak_timeout if stage is Stage.WEAK else self.settings.strong_timeout
         started = time.perf_counter()
         try:
@@ -215,6 +335,15 @@ def _parse_mode(mode: str) -> Mode:
         return Mode(mode)
     except ValueError:
         raise InputError(f"unknown mode {mode!r}; use one of {[item.value for item in Mode]}") from None
+
+
+def _stream_header(trace: StrategyTrace, decision: RouteDecision | None, model: str) -> StreamHeader:
+    return StreamHeader(
+        request_id=trace.request_id, mode=trace.mode, model=model,
+        route=decision.route if decision else None,
+        win_rate=decision.win_rate if decision else None,
+        threshold=decision.threshold if decision else None,
+    )
 
 
 def _fmt(value: float | None) -> str:

@@ -19,6 +19,10 @@ DEFAULT_SETTINGS_FILE = "settings.env"
 
 LogPolicy = Literal["full", "hash", "none"]
 JudgeLanguage = Literal["en", "pt-BR"]
+CascadeJudgeError = Literal["reject", "skip"]
+
+# The parallel judge labels candidates A to Z.
+MAX_PARALLEL_MODELS = 26
 
 
 class ModelPrice(BaseModel):
@@ -83,6 +87,24 @@ class HybridSettings(BaseSettings):
     # Prices for models missing from LiteLLM's price map, keyed by model name.
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
+    # Cascade mode: LiteLLM model names from cheapest to strongest. A tier named
+    # like strong_model goes over the strong model's REST endpoint instead.
+    cascade_tiers: list[str] = Field(
+        default_factory=lambda: ["groq/openai/gpt-oss-20b", "groq/openai/gpt-oss-120b", "gpt-4o"]
+    )
+    cascade_max_tiers: int | None = Field(default=None, ge=1)
+    cascade_budget_usd: float | None = Field(default=None, gt=0)
+    cascade_judge_error: CascadeJudgeError = "reject"
+    cascade_estimated_output_tokens: int = Field(default=512, ge=1)
+
+    # Parallel mode: candidate models, the strongest last.
+    parallel_models: list[str] = Field(
+        default_factory=lambda: ["groq/openai/gpt-oss-20b", "groq/openai/gpt-oss-120b", "gpt-4o"]
+    )
+    parallel_concurrency: int = Field(default=4, ge=1, le=64)
+    parallel_swap: bool = False
+    parallel_seed: int | None = None
+
     @field_validator("openai_base_url", "groq_base_url", "weak_api_base")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
@@ -98,6 +120,21 @@ class HybridSettings(BaseSettings):
         if value is None or not value.get_secret_value().strip():
             return None
         return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("cascade_tiers", "parallel_models")
+    @classmethod
+    def _check_model_list(cls, value: list[str]) -> list[str]:
+        names = [name.strip() for name in value]
+        if not names:
+            raise ValueError("the list is empty; give at least one model name")
+        if any(not name for name in names):
+            raise ValueError(f"the list {value!r} contains an empty model name")
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"models {repeated} are listed more than once; list each model once")
+        if len(names) > MAX_PARALLEL_MODELS:
+            raise ValueError(f"{len(names)} models are listed; the maximum is {MAX_PARALLEL_MODELS}")
+        return names
 
     @field_validator("strong_model", "weak_model", "judge_model")
     @classmethod

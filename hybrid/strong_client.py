@@ -9,7 +9,10 @@ for 400, 401, 403 or 404.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -21,9 +24,18 @@ from hybrid.errors import ModelNotFoundError, ProviderError, ProviderTimeoutErro
 from hybrid.provider_errors import is_model_missing, is_quota_exhausted
 from hybrid.settings import HybridSettings
 
-__all__ = ["RestCompletion"]
+__all__ = ["RestCompletion", "StreamChunk"]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class StreamChunk:
+    """A piece of a streamed answer; the last piece has empty text and the usage, when known."""
+
+    text: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
 
 class _CappedRetry(Retry):
@@ -66,6 +78,78 @@ class RestCompletion:
         return await asyncio.to_thread(self.complete_sync, messages, timeout=timeout)
 
     def complete_sync(self, messages: list[Message], *, timeout: float) -> Completion:
+        response = self._post(messages, timeout, stream=False)
+        return self._parse(response)
+
+    async def stream(self, messages: list[Message], *, timeout: float) -> AsyncIterator[StreamChunk]:
+        """Stream the answer; each blocking read runs in a worker thread, off the event loop."""
+        chunks = self.stream_sync(messages, timeout=timeout)
+        end = object()
+        try:
+            while True:
+                chunk = await asyncio.to_thread(next, chunks, end)
+                if chunk is end:
+                    return
+                yield chunk  # type: ignore[misc]
+        finally:
+            # A worker thread may still be inside next() when the consumer stops early,
+            # and close() then raises ValueError; the response is closed when the generator is collected.
+            with contextlib.suppress(ValueError):
+                chunks.close()
+
+    def stream_sync(self, messages: list[Message], *, timeout: float) -> Iterator[StreamChunk]:
+        """Stream the answer over server-sent events and yield its text pieces.
+
+        The last chunk has empty text and the usage, when the provider sends it.
+        Raises the same errors as `complete_sync`: before the first chunk for a
+        failed request, and later when the stream breaks or ends early.
+        `timeout` bounds each read, not the whole answer.
+        """
+        response = self._post(messages, timeout, stream=True, extra={"stream": True, "stream_options": {"include_usage": True}})
+        if response.status_code >= 400:
+            with response:
+                raise self._status_error(response.status_code, response.text[:2000])
+
+        prompt_tokens = completion_tokens = None
+        finished = False
+        with response:
+            try:
+                for line in response.iter_lines(decode_unicode=True):
+                    if not line or not line.startswith("data:"):
+                        continue
+                    data = line.removeprefix("data:").strip()
+                    if data == "[DONE]":
+                        finished = True
+                        break
+
+                    event = self._parse_event(data)
+                    usage = event.get("usage") or {}
+                    prompt_tokens = usage.get("prompt_tokens", prompt_tokens)
+                    completion_tokens = usage.get("completion_tokens", completion_tokens)
+                    for choice in event.get("choices") or []:
+                        text = (choice.get("delta") or {}).get("content")
+                        if text:
+                            yield StreamChunk(text)
+            except requests.exceptions.Timeout:
+                raise ProviderTimeoutError(
+                    f"{self._stage} model {self.model} stopped streaming for {timeout:g} s; raise HYBRID_STRONG_TIMEOUT",
+                    stage=self._stage, model=self.model, attempts=1, setting="HYBRID_STRONG_TIMEOUT",
+                ) from None
+            except requests.exceptions.RequestException as error:
+                raise ProviderError(
+                    f"{self._stage} model {self.model} broke off its stream ({type(error).__name__})",
+                    stage=self._stage, model=self.model, status=response.status_code, attempts=1,
+                ) from None
+
+        if not finished:
+            raise ProviderError(
+                f"{self._stage} model {self.model} ended its stream without the final [DONE] event",
+                stage=self._stage, model=self.model, status=response.status_code, attempts=1,
+            )
+        yield StreamChunk("", prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+    def _post(self, messages: list[Message], timeout: float, *, stream: bool,
+              extra: dict[str, object] | None = None) -> requests.Response:
         if self._key is None or not self._key.get_secret_value():
             raise ProviderError(
                 f"no API key for the {self._stage} model {self.model}; set HYBRID_OPENAI_API_KEY or OPENAI_API_KEY",
@@ -76,11 +160,12 @@ class RestCompletion:
             messages = [{"role": "system", "content": self._system_prompt}, *messages]
 
         try:
-            response = self._session.post(
+            return self._session.post(
                 self._url,
-                json={"model": self.model, "messages": messages, "temperature": 0},
+                json={"model": self.model, "messages": messages, "temperature": 0, **(extra or {})},
                 headers={"Authorization": f"Bearer {self._key.get_secret_value()}"},
                 timeout=(self._connect_timeout, timeout),
+                stream=stream,
             )
         except requests.exceptions.Timeout:
             raise ProviderTimeoutError(
@@ -100,7 +185,24 @@ class RestCompletion:
                 stage=self._stage, model=self.model, attempts=self._attempts, setting="HYBRID_OPENAI_BASE_URL",
             ) from None
 
-        return self._parse(response)
+    def _parse_event(self, data: str) -> dict[str, Any]:
+        """Decode one server-sent event of the stream; an error event raises ProviderError."""
+        try:
+            event = json.loads(data)
+        except (json.JSONDecodeError, ValueError):
+            raise ProviderError(
+                f"{self._stage} model {self.model} streamed an event that is not JSON: {data[:120]!r}",
+                stage=self._stage, model=self.model, status=200, attempts=1,
+            ) from None
+        if not isinstance(event, dict):
+            raise ProviderError(f"{self._stage} model {self.model} streamed an event that is not a JSON object",
+                                stage=self._stage, model=self.model, status=200, attempts=1)
+        if "error" in event:
+            raise ProviderError(
+                f"{self._stage} model {self.model} sent an error in its stream: {str(event['error'])[:300]}",
+                stage=self._stage, model=self.model, status=200, attempts=1,
+            )
+        return event
 
     def _parse(self, response: requests.Response) -> Completion:
         status = response.status_code

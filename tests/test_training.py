@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Sequence
 
 import numpy as np
 import pytest
@@ -23,9 +25,11 @@ from hybrid.training import (
     FitSettings,
     LabelRecipe,
     calibrate_thresholds,
+    evaluate_checkpoint,
     fit_mf,
     make_labels,
     predict_win_rates,
+    train_router,
     training_domains,
 )
 
@@ -247,3 +251,48 @@ def test_shipped_thresholds_are_ordered() -> None:
 
     # Sending more prompts to the strong model needs a lower win-rate threshold.
     assert thresholds["0.8"] < thresholds["0.5"] < thresholds["0.2"]
+
+
+class HashEmbedder:
+    """Deterministic stand-in for MiniLM: a unit vector seeded by the prompt's SHA-256."""
+
+    name = "hash"
+    dim = 384
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+            row = np.random.default_rng(seed).normal(size=self.dim)
+            rows.append(row / np.linalg.norm(row))
+        return np.array(rows)
+
+
+@pytest.mark.skipif(not DATA_DIR.is_dir(), reason="RouteLLM eval data not found next to the repository")
+def test_train_router_end_to_end(tmp_path: Path) -> None:
+    report = train_router(DATA_DIR, tmp_path, epochs=1, progress=False, embedder=HashEmbedder())
+    metadata = json.loads((tmp_path / "hybrid.json").read_text())
+
+    assert [score.benchmark for score in report.scores] == ["mmlu_held_out", "gsm8k", "mt_bench"]
+    assert [score.prompts for score in report.scores][1:] == [1307, 72]
+    assert metadata["embedder"] == "hash"
+    assert metadata["label_recipe"] == "weak_fails"
+    assert metadata["format_version"] == 1
+    assert metadata["counts"]["train_prompts"] == report.train_prompts
+    assert metadata["thresholds"] == report.thresholds
+    assert not set(metadata["train_domains"]) & set(metadata["held_out_domains"])
+
+    # Scoring the saved checkpoint through scoring_vector must reproduce the training-time evaluation.
+    rescored = evaluate_checkpoint(tmp_path, DATA_DIR, embedder=HashEmbedder())
+    for before, after in zip(report.scores, rescored):
+        assert after.apgr == pytest.approx(before.apgr, abs=1e-6), before.benchmark
+        assert after.random_apgr == before.random_apgr
+
+
+@pytest.mark.skipif(not DATA_DIR.is_dir(), reason="RouteLLM eval data not found next to the repository")
+def test_evaluate_checkpoint_rejects_other_embedder(tmp_path: Path) -> None:
+    model, _ = fit_mf(*synthetic_problem(50, seed=6), FitSettings(epochs=1))
+    save_mf_checkpoint(model, {**MF_CONFIG, "text_dim": TEXT_DIM}, {"embedder": "minilm"}, tmp_path)
+
+    with pytest.raises(ConfigurationError, match="trained on 'minilm' embeddings"):
+        evaluate_checkpoint(tmp_path, DATA_DIR, embedder=HashEmbedder())

@@ -1,12 +1,21 @@
-"""`hybrid demo`: always-weak, always-strong, router-only and hybrid, compared on recorded answers."""
+"""`hybrid demo`: the routing modes compared on recorded answers.
+
+On the RouteLLM recordings, always-weak, always-strong, router-only and
+hybrid, plus a two-tier cascade (the weak then the strong model) on GSM8K. On
+the RouterBench test split, always-weak, always-strong, a three-tier cascade
+and parallel selection, with the costs that were billed for each answer.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hybrid.decision_log import DecisionLog
+from hybrid.pipeline import HybridRouter
 from hybrid.predictor import CachedPredictor, Predictor, build_predictor
 from hybrid.record import DecisionRecord, Mode, Stage, Verdict
 from hybrid.replay.backends import JudgePolicy
@@ -14,11 +23,16 @@ from hybrid.replay.data import RecordedItem, Recording, load_gsm8k, load_mt_benc
 from hybrid.replay.router import replay_router
 from hybrid.settings import HybridSettings
 
-__all__ = ["BENCHMARKS", "POLICIES", "PolicyResult", "run_demo"]
+__all__ = ["BENCHMARKS", "POLICIES", "ROUTERBENCH", "ROUTERBENCH_POLICIES", "PolicyResult", "run_demo"]
 
 BENCHMARKS = ("gsm8k", "mt-bench")
+ROUTERBENCH = "routerbench"
 # Demo policy name -> pipeline mode.
 POLICIES = {"always-weak": Mode.WEAK, "always-strong": Mode.STRONG, "router-only": Mode.ROUTER, "hybrid": Mode.HYBRID}
+# Benchmarks that also get the two-tier cascade row when `cascade` is set.
+CASCADE_BENCHMARKS = ("gsm8k",)
+ROUTERBENCH_POLICIES = {"always-weak": Mode.WEAK, "always-strong": Mode.STRONG, "cascade": Mode.CASCADE,
+                        "parallel": Mode.PARALLEL}
 CONCURRENCY = 32
 
 
@@ -36,6 +50,9 @@ class PolicyResult:
     quality_metric: str
     cost_usd: float | None
     cost_per_1k_usd: float | None
+    # Per model: the share of prompts that called it, and the share of prompts it answered.
+    call_share: dict[str, float] = field(default_factory=dict)
+    answer_share: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -51,12 +68,32 @@ def run_demo(
     log_path: Path | None = None,
     progress: bool = True,
     predictor: Predictor | None = None,
+    cascade: bool = False,
+    routerbench_dir: Path | None = None,
+    seed: int = 0,
 ) -> list[PolicyResult]:
     """Replay every decontaminated prompt of each benchmark under every policy.
 
     `predictor` defaults to the configured one; pass a CachedPredictor to reuse
-    win rates across runs.
+    win rates across runs. `cascade` adds the two-tier cascade row to GSM8K.
+    `routerbench_dir` adds the RouterBench rows, from its test split only.
+    `seed` seeds the parallel shuffle when HYBRID_PARALLEL_SEED is unset, and
+    the RouterBench judge's draw among correct candidates.
     """
+    log = DecisionLog(log_path) if log_path is not None else None
+    results = []
+
+    if benchmarks:
+        results += _run_routellm(settings, data_dir, benchmarks, threshold=threshold, policy=policy, log=log,
+                                 progress=progress, predictor=predictor, cascade=cascade)
+    if routerbench_dir is not None:
+        results += _run_routerbench(settings, routerbench_dir, log=log, predictor=predictor, seed=seed)
+    return results
+
+
+def _run_routellm(settings: HybridSettings, data_dir: Path, benchmarks: tuple[str, ...], *, threshold: float | None,
+                  policy: JudgePolicy | None, log: DecisionLog | None, progress: bool, predictor: Predictor | None,
+                  cascade: bool) -> list[PolicyResult]:
     items_by_benchmark = {name: _load(name, data_dir) for name in benchmarks}
     recording_items = [item for items in items_by_benchmark.values() for item in items]
 
@@ -64,15 +101,51 @@ def run_demo(
     if not isinstance(predictor, CachedPredictor):
         predictor = CachedPredictor(predictor or build_predictor(settings))
     predictor.prefill([item.prompt for item in recording_items], progress=progress)
-    log = DecisionLog(log_path) if log_path is not None else None
     router = replay_router(settings, recording, predictor=predictor, policy=policy, log=log)
+    strong_model = router.strong.model
 
     results = []
     for name, items in items_by_benchmark.items():
-        for policy_name, mode in POLICIES.items():
-            records = asyncio.run(_replay(router, items, mode, threshold))
-            results.append(_summarise(name, policy_name, items, records))
+        policies = dict(POLICIES)
+        if cascade and name in CASCADE_BENCHMARKS:
+            policies["cascade"] = Mode.CASCADE
+        for policy_name, mode in policies.items():
+            records = asyncio.run(_replay(router, [item.prompt for item in items], mode, threshold))
+            quality = [_quality(item, strong=record.final_model == strong_model)
+                       for item, record in zip(items, records, strict=True)]
+            metric = "accuracy" if items[0].strong_correct is not None else "mean GPT-4 score (1-10)"
+            results.append(_summarise(name, policy_name, records, quality, metric, strong_model))
     return results
+
+
+def _run_routerbench(settings: HybridSettings, data_dir: Path, *, log: DecisionLog | None,
+                     predictor: Predictor | None, seed: int) -> list[PolicyResult]:
+    from hybrid.replay import routerbench
+
+    models = list(dict.fromkeys([*routerbench.DEFAULT_TIERS, *routerbench.DEFAULT_CANDIDATES,
+                                 routerbench.WEAK_MODEL, routerbench.STRONG_MODEL]))
+    items = routerbench.load_routerbench(data_dir, split="test", models=models)
+    recording = routerbench.RouterBenchRecording(items)
+    # No RouterBench row routes, so the predictor is never called and need not be loaded.
+    router = routerbench.routerbench_router(settings, recording, predictor=predictor or _NoPredictor(), log=log,
+                                            seed=seed)
+
+    results = []
+    for policy_name, mode in ROUTERBENCH_POLICIES.items():
+        records = asyncio.run(_replay(router, [item.prompt for item in items], mode, None))
+        quality = [float(item.correct[record.final_model]) for item, record in zip(items, records, strict=True)]
+        results.append(_summarise(ROUTERBENCH, policy_name, records, quality, "accuracy", routerbench.STRONG_MODEL))
+    return results
+
+
+class _NoPredictor:
+    """A stand-in predictor for replays whose policies never route; it fails if it is ever called."""
+
+    name = "none"
+    default_threshold = 0.5
+
+    def win_rates(self, texts: Sequence[str], *, progress: bool = False) -> object:
+        raise RuntimeError("the RouterBench demo rows do not route, so no win rate should be requested")
 
 
 def _load(name: str, data_dir: Path) -> list[RecordedItem]:
@@ -82,26 +155,25 @@ def _load(name: str, data_dir: Path) -> list[RecordedItem]:
     return [item for item in loaders[name](data_dir) if not item.contaminated]
 
 
-async def _replay(router: object, items: list[RecordedItem], mode: Mode, threshold: float | None) -> list[DecisionRecord]:
+async def _replay(router: HybridRouter, prompts: list[str], mode: Mode, threshold: float | None) -> list[DecisionRecord]:
     semaphore = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(item: RecordedItem) -> DecisionRecord:
+    async def one(prompt: str) -> DecisionRecord:
         async with semaphore:
-            answer = await router.aask(item.prompt, mode=mode.value, threshold=threshold)  # type: ignore[attr-defined]
+            answer = await router.aask(prompt, mode=mode.value, threshold=threshold)
             return answer.record
 
-    return list(await asyncio.gather(*(one(item) for item in items)))
+    return list(await asyncio.gather(*(one(prompt) for prompt in prompts)))
 
 
-def _summarise(benchmark: str, policy: str, items: list[RecordedItem], records: list[DecisionRecord]) -> PolicyResult:
-    count = len(items)
-    strong_calls = 0
-    quality_total = 0.0
-    for item, record in zip(items, records, strict=True):
-        final_stage = record.stages[-1].stage
-        used_strong = final_stage in (Stage.STRONG, Stage.FALLBACK)
-        strong_calls += any(stage.stage in (Stage.STRONG, Stage.FALLBACK) for stage in record.stages)
-        quality_total += _quality(item, strong=used_strong)
+def _summarise(benchmark: str, policy: str, records: list[DecisionRecord], quality: list[float], metric: str,
+               strong_model: str) -> PolicyResult:
+    """Summarise one policy's records; `quality` is the score of each record's final answer."""
+    count = len(records)
+    called: Counter[str] = Counter()
+    for record in records:
+        called.update({stage.model for stage in record.stages if stage.stage is not Stage.JUDGE})
+    answered = Counter(record.final_model for record in records if record.final_model is not None)
 
     judged = [record for record in records if record.verdict is not None]
     accepted = sum(record.verdict is Verdict.ACCEPT for record in judged)
@@ -112,14 +184,20 @@ def _summarise(benchmark: str, policy: str, items: list[RecordedItem], records: 
         benchmark=benchmark,
         policy=policy,
         prompts=count,
-        strong_share=strong_calls / count,
+        strong_share=called[strong_model] / count,
         accept_rate=accepted / len(judged) if judged else None,
         fallback_rate=sum(record.fallback for record in records) / count,
-        quality=quality_total / count,
-        quality_metric="accuracy" if items[0].strong_correct is not None else "mean GPT-4 score (1-10)",
+        quality=sum(quality) / count,
+        quality_metric=metric,
         cost_usd=cost,
         cost_per_1k_usd=None if cost is None else cost / count * 1000,
+        call_share=_shares(called, count),
+        answer_share=_shares(answered, count),
     )
+
+
+def _shares(counts: Counter[str], total: int) -> dict[str, float]:
+    return {model: counts[model] / total for model in sorted(counts)}
 
 
 def _quality(item: RecordedItem, *, strong: bool) -> float:
