@@ -22,7 +22,7 @@ PIECE_CHARS = 64
 
 @dataclass(frozen=True)
 class StreamHeader:
-    """What is known about a streamed request before its first piece."""
+    """The routing facts of a streamed request, known before its first piece."""
 
     request_id: str
     mode: Mode
@@ -92,6 +92,6 @@ def split_text(text: str, size: int = PIECE_CHARS) -> list[str]:
 
 
 async def iterate_pieces(pieces: list[str]) -> AsyncIterator[str]:
-    """Yield the given pieces; the stream of an answer that was complete before streaming."""
+    """Yield the pieces of an answer that was complete before streaming began."""
     for piece in pieces:
         yield piece

@@ -8,8 +8,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hybrid.errors import HybridError
+
+if TYPE_CHECKING:
+    from hybrid.pipeline import HybridRouter
+    from hybrid.settings import HybridSettings
 
 __all__ = ["main"]
 
@@ -41,9 +46,10 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = commands.add_parser("ask", help="answer a prompt through the pipeline")
     ask.add_argument("prompt", help="the prompt text")
-    ask.add_argument("--mode", default="hybrid", help="hybrid, router, strong or weak (default: hybrid)")
+    ask.add_argument("--mode", default="hybrid", help="hybrid, router, cascade, parallel, strong or weak (default: hybrid)")
     ask.add_argument("--threshold", type=float, help="route to the strong model when win rate >= this (0-1)")
-    ask.add_argument("--replay", metavar="PATH", help="answer from recorded data in PATH instead of live providers")
+    ask.add_argument("--replay", metavar="PATH", help="answer from recorded data in PATH (a routellm-evals or RouterBench "
+                     "0-shot folder) instead of live providers")
     ask.add_argument("--json", action="store_true", help="print the decision record as JSON")
     ask.set_defaults(handler=_ask)
 
@@ -60,18 +66,40 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true", help="print the training report as JSON")
     train.set_defaults(handler=_train)
 
-    demo = commands.add_parser("demo", help="compare always-weak, always-strong, router-only and hybrid on recorded answers")
+    demo = commands.add_parser("demo", help="compare the routing modes on recorded answers")
     demo.add_argument("--data", metavar="PATH", help="routellm-evals folder (default: download to the cache)")
-    demo.add_argument("--threshold", type=float, help="router threshold (default: the checkpoint's 50%% point)")
-    demo.add_argument("--benchmark", action="append", choices=["gsm8k", "mt-bench"], help="limit to one benchmark (repeatable)")
+    demo.add_argument("--routerbench", metavar="PATH", help="RouterBench 0-shot folder; adds its test split with "
+                      "always-weak, always-strong, cascade and parallel rows")
+    demo.add_argument("--threshold", type=float, help="router threshold (0-1); overrides --strong-share")
+    demo.add_argument("--strong-share", type=float, default=0.5,
+                      help="per benchmark, the threshold that routes this share of its prompts strong (default: 0.5)")
+    demo.add_argument("--benchmark", action="append", choices=["gsm8k", "mt-bench", "routerbench"],
+                      help="limit to one benchmark (repeatable); routerbench needs --routerbench")
     demo.add_argument("--mt-bench-cut", type=float, default=8.0, help="replay judge accepts MT-Bench answers scored at least this (1-10)")
     demo.add_argument("--false-accept", type=float, default=0.0, help="share of bad weak answers the replay judge accepts (0-1)")
     demo.add_argument("--false-reject", type=float, default=0.0, help="share of good weak answers the replay judge rejects (0-1)")
-    demo.add_argument("--seed", type=int, default=0, help="seed for the judge error draws")
+    demo.add_argument("--seed", type=int, default=0, help="seed for the judge error draws, the parallel shuffle and "
+                      "the RouterBench judge's draw among correct candidates")
     demo.add_argument("--log", metavar="FILE", help="also append every decision record to this JSONL file")
     demo.add_argument("--plot", metavar="PNG", default="hybrid-demo.png", help="save a quality-against-cost chart here (default: hybrid-demo.png; '' to skip)")
     demo.add_argument("--json", action="store_true", help="print the results as JSON")
     demo.set_defaults(handler=_demo)
+
+    serve = commands.add_parser("serve", help="serve an OpenAI-compatible API for every mode")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    serve.add_argument("--replay", metavar="PATH", help="serve recorded answers from PATH (a routellm-evals or "
+                       "RouterBench 0-shot folder) instead of live providers")
+    serve.set_defaults(handler=_serve)
+
+    chat = commands.add_parser("chat", help="serve a local chat page that shows how each answer was routed")
+    chat.add_argument("--replay", metavar="PATH", help="answer from recorded data in PATH (a routellm-evals or "
+                      "RouterBench 0-shot folder) instead of live providers; only recorded prompts can be answered")
+    chat.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    chat.add_argument("--port", type=int, default=7860, help="TCP port (default: 7860)")
+    chat.add_argument("--mode", default="hybrid", help="mode selected when the page opens: hybrid, router, cascade, "
+                      "parallel, strong or weak (default: hybrid)")
+    chat.set_defaults(handler=_chat)
     return parser
 
 
@@ -86,12 +114,7 @@ def _ask(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if args.replay:
-        from hybrid.decision_log import DecisionLog
-        from hybrid.replay.data import resolve_data_dir
-        from hybrid.replay.router import load_recording, replay_router
-
-        recording = load_recording(resolve_data_dir(args.replay))
-        router = replay_router(settings, recording, log=DecisionLog(settings.log_path))  # type: ignore[arg-type]
+        router = _replay_router(settings, Path(args.replay))  # type: ignore[arg-type]
     else:
         router = HybridRouter.from_settings(settings)  # type: ignore[arg-type]
 
@@ -106,6 +129,49 @@ def _ask(args: argparse.Namespace) -> int:
     print(f"model: {answer.model}  route: {record.route or record.mode}  win rate: {_num(record.win_rate)}  "
           f"verdict: {record.verdict or '-'}  fallback: {record.fallback_reason or 'no'}  "
           f"cost: {_usd(record.total_cost_usd)} (strong only: {_usd(record.strong_only_cost_usd)})")
+    return 0
+
+
+def _replay_router(settings: HybridSettings, path: Path) -> HybridRouter:
+    """Build a router over recorded answers: RouterBench when `path` contains its files, else RouteLLM's recordings."""
+    from hybrid.decision_log import DecisionLog
+    from hybrid.replay import routerbench
+    from hybrid.replay.data import resolve_data_dir
+    from hybrid.replay.router import load_recording, replay_router
+
+    log = DecisionLog(settings.log_path)
+    if routerbench.is_routerbench_dir(path):
+        models = list(dict.fromkeys([*routerbench.DEFAULT_TIERS, *routerbench.DEFAULT_CANDIDATES,
+                                     routerbench.WEAK_MODEL, routerbench.STRONG_MODEL]))
+        recording = routerbench.RouterBenchRecording(routerbench.load_routerbench(path, models=models))
+        return routerbench.routerbench_router(settings, recording, log=log)
+    return replay_router(settings, load_recording(resolve_data_dir(path)), log=log)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from hybrid.pipeline import HybridRouter
+    from hybrid.server import run_server
+
+    settings = _settings(args)
+    if args.replay:
+        router = _replay_router(settings, Path(args.replay))  # type: ignore[arg-type]
+    else:
+        router = HybridRouter.from_settings(settings)  # type: ignore[arg-type]
+    run_server(router, host=args.host, port=args.port)
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from hybrid.chat_ui import launch, recorded_examples
+    from hybrid.pipeline import HybridRouter
+
+    settings = _settings(args)
+    if args.replay:
+        router = _replay_router(settings, Path(args.replay))  # type: ignore[arg-type]
+    else:
+        router = HybridRouter.from_settings(settings)  # type: ignore[arg-type]
+    launch(router, examples=recorded_examples(router), mode=args.mode, replay=bool(args.replay),
+           host=args.host, port=args.port)
     return 0
 
 
@@ -157,7 +223,7 @@ def _train(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from hybrid.replay.backends import JudgePolicy
     from hybrid.replay.data import resolve_data_dir
-    from hybrid.replay.demo import BENCHMARKS, run_demo
+    from hybrid.replay.demo import BENCHMARKS, ROUTERBENCH, run_demo
 
     try:
         policy = JudgePolicy(mt_bench_cut=args.mt_bench_cut, false_accept=args.false_accept,
@@ -166,14 +232,24 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
 
+    chosen = args.benchmark or [*BENCHMARKS, *([ROUTERBENCH] if args.routerbench else [])]
+    if ROUTERBENCH in chosen and not args.routerbench:
+        print("error: --benchmark routerbench needs --routerbench PATH, the RouterBench 0-shot folder", file=sys.stderr)
+        return EXIT_USAGE
+    benchmarks = tuple(name for name in chosen if name != ROUTERBENCH)
+
     results = run_demo(
         _settings(args),  # type: ignore[arg-type]
-        resolve_data_dir(args.data),
-        benchmarks=tuple(args.benchmark or BENCHMARKS),
+        resolve_data_dir(args.data) if benchmarks else Path(),
+        benchmarks=benchmarks,
         threshold=args.threshold,
+        strong_share=args.strong_share,
         policy=policy,
         log_path=Path(args.log) if args.log else None,
         progress=not args.json,
+        cascade=True,
+        routerbench_dir=Path(args.routerbench) if ROUTERBENCH in chosen else None,
+        seed=args.seed,
     )
     if args.plot:
         from hybrid.replay.plot import plot_results
@@ -183,14 +259,20 @@ def _demo(args: argparse.Namespace) -> int:
         print(json.dumps([result.as_dict() for result in results], indent=2))
         return 0
 
-    header = f"{'benchmark':<10} {'policy':<14} {'prompts':>7} {'strong %':>9} {'accept %':>9} {'fallback %':>10} {'quality':>8} {'cost $':>9} {'$ / 1k':>8}"
+    header = f"{'benchmark':<11} {'policy':<14} {'prompts':>7} {'strong %':>9} {'accept %':>9} {'fallback %':>10} {'quality':>8} {'cost $':>9} {'$ / 1k':>8}"
     print(header)
     print("-" * len(header))
     for result in results:
         accept = "-" if result.accept_rate is None else f"{result.accept_rate:.1%}"
-        print(f"{result.benchmark:<10} {result.policy:<14} {result.prompts:>7} {result.strong_share:>9.1%} {accept:>9} "
+        print(f"{result.benchmark:<11} {result.policy:<14} {result.prompts:>7} {result.strong_share:>9.1%} {accept:>9} "
               f"{result.fallback_rate:>10.1%} {result.quality:>8.3f} {_usd(result.cost_usd):>9} {_usd(result.cost_per_1k_usd):>8}")
-    print("\nquality: GSM8K accuracy; MT-Bench mean GPT-4 score (1-10). Costs price each call as the configured model.")
+    print("\ncalls per prompt and share of answers, by model:")
+    for result in results:
+        calls = ", ".join(f"{model} {share:.0%}" for model, share in result.call_share.items())
+        answers = ", ".join(f"{model} {share:.0%}" for model, share in result.answer_share.items())
+        print(f"  {result.benchmark} {result.policy}: calls {calls}; answers {answers}")
+    print("\nquality: GSM8K and RouterBench accuracy; MT-Bench mean GPT-4 score (1-10). GSM8K and MT-Bench costs "
+          "price each call as the configured model; RouterBench costs are the recorded bills.")
     if args.plot:
         print(f"chart: {args.plot}")
     return 0

@@ -1,8 +1,14 @@
-"""Prompt embedders: a local MiniLM that ships in a wheel, and OpenAI's embeddings API."""
+"""Prompt embedders: two local ones whose weights ship in PyPI wheels, and OpenAI's embeddings API.
+
+`minilm` is the all-MiniLM-L6-v2 transformer (about 10 ms per prompt on one CPU
+core); `wordllama` is a static embedding table that averages token vectors
+(well under 1 ms per prompt). Both need no key and make no network call.
+"""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Sequence
 
 import numpy as np
@@ -12,12 +18,14 @@ from hybrid.errors import ConfigurationError, PredictionError
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-__all__ = ["Embedder", "MiniLMEmbedder", "OpenAIEmbedder", "make_embedder"]
+__all__ = ["EMBEDDER_NAMES", "Embedder", "MiniLMEmbedder", "OpenAIEmbedder", "WordLlamaEmbedder", "make_embedder"]
 
 logger = logging.getLogger("hybrid.embedders")
 
 MINILM_NAME = "minilm"
+WORDLLAMA_NAME = "wordllama"
 OPENAI_NAME = "openai"
+EMBEDDER_NAMES = (MINILM_NAME, WORDLLAMA_NAME, OPENAI_NAME)
 OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
 
 
@@ -56,6 +64,48 @@ class MiniLMEmbedder:
             show_progress_bar=progress,
         )
         return np.asarray(vectors, dtype=np.float64)
+
+
+class WordLlamaEmbedder:
+    """WordLlama's `l2_supercat` 256-dimensional static embeddings, loaded from the `wordllama` wheel.
+
+    A prompt's vector is the normalised average of its token vectors, so an
+    embedding costs a tokenisation and one table lookup per token.
+    """
+
+    name = WORDLLAMA_NAME
+    dim = 256
+
+    def __init__(self) -> None:
+        import wordllama
+        from wordllama import WordLlama
+
+        # wordllama 0.4 looks for its tokenizer in a `tokenizer/` folder and downloads it from the
+        # Hugging Face Hub when that is missing, but the wheel ships it in `tokenizers/`. Pointing the
+        # cache at the package folder finds both shipped files, and disable_download forbids any request.
+        package_dir = Path(wordllama.__file__).parent
+        try:
+            self._model = WordLlama.load(config="l2_supercat", dim=self.dim, cache_dir=package_dir, disable_download=True)
+        except FileNotFoundError as error:
+            raise ConfigurationError(
+                f"the wordllama wheel in {package_dir} lacks its weights or tokenizer ({error}); "
+                "reinstall it with `pip install --force-reinstall wordllama`, or set HYBRID_EMBEDDER=minilm",
+                setting="HYBRID_EMBEDDER",
+            ) from error
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        from tqdm.auto import tqdm
+
+        texts = list(texts)
+        batch = 2048
+        parts = [
+            np.asarray(self._model.embed(texts[start : start + batch], norm=True), dtype=np.float64)
+            for start in tqdm(range(0, len(texts), batch), desc="embedding prompts (wordllama)", unit="batch",
+                              disable=not progress or len(texts) <= batch)
+        ]
+        if not parts:
+            return np.zeros((0, self.dim))
+        return np.concatenate(parts)
 
 
 class OpenAIEmbedder:
@@ -101,9 +151,11 @@ def make_embedder(name: str, **openai_options: object) -> Embedder:
     """Build the embedder named by the HYBRID_EMBEDDER setting."""
     if name == MINILM_NAME:
         return MiniLMEmbedder()
+    if name == WORDLLAMA_NAME:
+        return WordLlamaEmbedder()
     if name == OPENAI_NAME:
         return OpenAIEmbedder(**openai_options)  # type: ignore[arg-type]
     raise ConfigurationError(
-        f"unknown embedder {name!r}; set HYBRID_EMBEDDER to {MINILM_NAME!r} or {OPENAI_NAME!r}",
+        f"unknown embedder {name!r}; set HYBRID_EMBEDDER to one of {', '.join(map(repr, EMBEDDER_NAMES))}",
         setting="HYBRID_EMBEDDER",
     )

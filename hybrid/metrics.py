@@ -41,6 +41,7 @@ __all__ = [
     "bootstrap_ci",
     "cpt",
     "quality_curve",
+    "quantile_thresholds",
     "random_router_apgr",
     "router_apgr",
 ]
@@ -258,7 +259,7 @@ def _require_gap(strong: NDArray[np.float64], weak: NDArray[np.float64]) -> None
         )
 
 
-def _quantile_thresholds(sorted_scores: NDArray[np.float64], num_points: int) -> NDArray[np.float64]:
+def quantile_thresholds(sorted_scores: NDArray[np.float64], num_points: int) -> NDArray[np.float64]:
     """Return the quantiles at i / num_points of each sorted row, with linear interpolation.
 
     The position i * (n - 1) / num_points is split into whole and fractional parts
@@ -280,7 +281,7 @@ def _curves(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Compute thresholds, strong-call shares and qualities for each row, shape (rows, num_points + 1)."""
     rows, n = scores.shape
-    thresholds = _quantile_thresholds(np.sort(scores, axis=1), num_points)
+    thresholds = quantile_thresholds(np.sort(scores, axis=1), num_points)
     gain = strong - weak
     weak_mean = weak.mean(axis=1)
 

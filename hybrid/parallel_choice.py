@@ -4,7 +4,7 @@ Candidates are shown under letter labels, never under model names, so the
 judge cannot favour a model it recognises and its output maps back to a
 candidate without matching free text against model names. The question and
 each answer are wrapped in tags that carry a random per-call nonce, and the
-system prompt tells the judge to treat everything inside as data.
+system prompt instructs the judge to treat everything inside as data.
 """
 
 from __future__ import annotations

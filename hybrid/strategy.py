@@ -61,9 +61,9 @@ def build_model_backend(settings: HybridSettings, model: str, *, stage: str) -> 
 
     A model named like `strong_model`, with or without an `openai/` prefix, is
     called over the strong model's REST endpoint with HYBRID_OPENAI_BASE_URL and
-    its key, as the strong model and the fallback are. LiteLLM would otherwise
-    send it to its own default endpoint with the key from its own environment
-    variable. Every other model goes through LiteLLM.
+    its key, as the strong model and the fallback are. Through LiteLLM it would
+    go to HYBRID_WEAK_API_BASE or LiteLLM's default endpoint, with a key that
+    LiteLLM looks up itself. Every other model goes through LiteLLM.
     """
     from hybrid.strong_client import RestCompletion
     from hybrid.weak_client import LiteLLMCompletion

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,7 +97,7 @@ class RestCompletion:
             with contextlib.suppress(ValueError):
                 chunks.close()
 
-    def stream_sync(self, messages: list[Message], *, timeout: float) -> Iterator[StreamChunk]:
+    def stream_sync(self, messages: list[Message], *, timeout: float) -> Generator[StreamChunk, None, None]:
         """Stream the answer over server-sent events and yield its text pieces.
 
         The last chunk has empty text and the usage, when the provider sends it.
@@ -114,8 +114,10 @@ class RestCompletion:
         finished = False
         with response:
             try:
-                for line in response.iter_lines(decode_unicode=True):
-                    if not line or not line.startswith("data:"):
+                # Server-sent events are UTF-8 by definition, whatever charset the Content-Type names.
+                for raw_line in response.iter_lines():
+                    line = raw_line.decode("utf-8", errors="replace")
+                    if not line.startswith("data:"):
                         continue
                     data = line.removeprefix("data:").strip()
                     if data == "[DONE]":
@@ -158,11 +160,12 @@ class RestCompletion:
 
         if self._system_prompt:
             messages = [{"role": "system", "content": self._system_prompt}, *messages]
+        payload: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0, **(extra or {})}
 
         try:
             return self._session.post(
                 self._url,
-                json={"model": self.model, "messages": messages, "temperature": 0, **(extra or {})},
+                json=payload,
                 headers={"Authorization": f"Bearer {self._key.get_secret_value()}"},
                 timeout=(self._connect_timeout, timeout),
                 stream=stream,

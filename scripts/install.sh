@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv (or reuse it) and install hybrid with its test tools.
+# Create .venv (or reuse it) and install hybrid with its test tools and chat UI, and Chromium for the UI test.
 # torch is installed first from the pinned CPU build, so no CUDA packages are pulled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +16,7 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     # On machines without a local CPU wheel, set TORCH_INDEX_URL to PyTorch's CPU wheel index.
     .venv/bin/python -m pip install --quiet "torch==${TORCH_VERSION}" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
 fi
-.venv/bin/python -m pip install --quiet -e ".[test]"
+.venv/bin/python -m pip install --quiet -e ".[test,ui]"
+
+# The chat UI browser test drives Debian's Chromium; this installs it when it is missing.
+bash scripts/install-browser.sh

@@ -321,7 +321,7 @@ class _Server(ThreadingHTTPServer):
     """The HTTP server, with a link back to the FakeProvider that owns it."""
 
     daemon_threads = True
-    request_queue_size = 128
+    request_queue_size = 1024  # bursts of hundreds of concurrent clients must not be refused
 
     def __init__(self, provider: FakeProvider) -> None:
         self.provider = provider

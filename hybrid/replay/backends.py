@@ -103,7 +103,8 @@ class ReplayJudge:
         good = self._is_good(item, answer.group(2))
         good = self._perturb(item, good)
         verdict = "accept" if good else "reject"
-        raw = json.dumps({"verdict": verdict, "reason": f"recorded label of {item.benchmark} item {item.item_id}"})
+        reason = f"recorded label of {item.benchmark} item {item.item_id}"
+        raw = json.dumps({"verdict": verdict, "reason": reason, "nonce": question.group(1)})
         return JudgeReply(
             raw=raw,
             model=self.model,

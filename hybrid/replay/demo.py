@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from hybrid.calibration import threshold_for_strong_share
 from hybrid.decision_log import DecisionLog
 from hybrid.pipeline import HybridRouter
 from hybrid.predictor import CachedPredictor, Predictor, build_predictor
@@ -43,6 +46,7 @@ class PolicyResult:
     benchmark: str
     policy: str
     prompts: int
+    threshold: float | None
     strong_share: float
     accept_rate: float | None
     fallback_rate: float
@@ -64,6 +68,7 @@ def run_demo(
     *,
     benchmarks: tuple[str, ...] = BENCHMARKS,
     threshold: float | None = None,
+    strong_share: float | None = None,
     policy: JudgePolicy | None = None,
     log_path: Path | None = None,
     progress: bool = True,
@@ -74,8 +79,10 @@ def run_demo(
 ) -> list[PolicyResult]:
     """Replay every decontaminated prompt of each benchmark under every policy.
 
-    `predictor` defaults to the configured one; pass a CachedPredictor to reuse
-    win rates across runs. `cascade` adds the two-tier cascade row to GSM8K.
+    With `strong_share`, each benchmark gets the threshold that sends that share
+    of its own prompts to the strong model, computed from win rates alone; an
+    explicit `threshold` wins over it. `predictor` defaults to the configured
+    one; pass a CachedPredictor to reuse win rates across runs. `cascade` adds the two-tier cascade row to GSM8K.
     `routerbench_dir` adds the RouterBench rows, from its test split only.
     `seed` seeds the parallel shuffle when HYBRID_PARALLEL_SEED is unset, and
     the RouterBench judge's draw among correct candidates.
@@ -84,15 +91,15 @@ def run_demo(
     results = []
 
     if benchmarks:
-        results += _run_routellm(settings, data_dir, benchmarks, threshold=threshold, policy=policy, log=log,
-                                 progress=progress, predictor=predictor, cascade=cascade)
+        results += _run_routellm(settings, data_dir, benchmarks, threshold=threshold, strong_share=strong_share,
+                                 policy=policy, log=log, progress=progress, predictor=predictor, cascade=cascade)
     if routerbench_dir is not None:
         results += _run_routerbench(settings, routerbench_dir, log=log, predictor=predictor, seed=seed)
     return results
 
 
 def _run_routellm(settings: HybridSettings, data_dir: Path, benchmarks: tuple[str, ...], *, threshold: float | None,
-                  policy: JudgePolicy | None, log: DecisionLog | None, progress: bool, predictor: Predictor | None,
+                  strong_share: float | None, policy: JudgePolicy | None, log: DecisionLog | None, progress: bool, predictor: Predictor | None,
                   cascade: bool) -> list[PolicyResult]:
     items_by_benchmark = {name: _load(name, data_dir) for name in benchmarks}
     recording_items = [item for items in items_by_benchmark.values() for item in items]
@@ -106,11 +113,14 @@ def _run_routellm(settings: HybridSettings, data_dir: Path, benchmarks: tuple[st
 
     results = []
     for name, items in items_by_benchmark.items():
+        chosen = threshold
+        if chosen is None and strong_share is not None:
+            chosen = threshold_for_strong_share(predictor.win_rates([item.prompt for item in items]), strong_share)
         policies = dict(POLICIES)
         if cascade and name in CASCADE_BENCHMARKS:
             policies["cascade"] = Mode.CASCADE
         for policy_name, mode in policies.items():
-            records = asyncio.run(_replay(router, [item.prompt for item in items], mode, threshold))
+            records = asyncio.run(_replay(router, [item.prompt for item in items], mode, chosen))
             quality = [_quality(item, strong=record.final_model == strong_model)
                        for item, record in zip(items, records, strict=True)]
             metric = "accuracy" if items[0].strong_correct is not None else "mean GPT-4 score (1-10)"
@@ -133,7 +143,8 @@ def _run_routerbench(settings: HybridSettings, data_dir: Path, *, log: DecisionL
     results = []
     for policy_name, mode in ROUTERBENCH_POLICIES.items():
         records = asyncio.run(_replay(router, [item.prompt for item in items], mode, None))
-        quality = [float(item.correct[record.final_model]) for item, record in zip(items, records, strict=True)]
+        # Every replayed request returns an answer or raises, so final_model is set.
+        quality = [float(item.correct[record.final_model or ""]) for item, record in zip(items, records, strict=True)]
         results.append(_summarise(ROUTERBENCH, policy_name, records, quality, "accuracy", routerbench.STRONG_MODEL))
     return results
 
@@ -144,7 +155,7 @@ class _NoPredictor:
     name = "none"
     default_threshold = 0.5
 
-    def win_rates(self, texts: Sequence[str], *, progress: bool = False) -> object:
+    def win_rates(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         raise RuntimeError("the RouterBench demo rows do not route, so no win rate should be requested")
 
 
@@ -184,6 +195,7 @@ def _summarise(benchmark: str, policy: str, records: list[DecisionRecord], quali
         benchmark=benchmark,
         policy=policy,
         prompts=count,
+        threshold=records[0].threshold,
         strong_share=called[strong_model] / count,
         accept_rate=accepted / len(judged) if judged else None,
         fallback_rate=sum(record.fallback for record in records) / count,

@@ -105,7 +105,7 @@ class RouterBenchItem:
 
 
 def is_routerbench_dir(path: Path) -> bool:
-    """Return True when `path` holds the RouterBench test files rather than the RouteLLM recordings."""
+    """Return True when `path` contains the RouterBench test files rather than the RouteLLM recordings."""
     return all((path / pattern.format(split="test")).is_file() for pattern in BENCHMARK_FILES.values())
 
 
