@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from hybrid.backends import Completion, JudgeBackend, Message
 from hybrid.costs import PriceTable
 from hybrid.errors import ConfigurationError, JudgeError, ModelNotFoundError, ProviderError
-from hybrid.judge import build_judge_messages, parse_verdict
+from hybrid.judge import build_judge_messages, new_nonce, parse_verdict
 from hybrid.record import BudgetStop, FallbackReason, Stage, Verdict
 from hybrid.settings import CascadeJudgeError, HybridSettings
 from hybrid.strategy import StrategyTrace, TimedBackend, build_model_backend, call_model, estimate_cost
@@ -152,7 +152,8 @@ class Cascade:
 
     async def _judge(self, question: str, completion: Completion, index: int, trace: StrategyTrace) -> Verdict | None:
         """Judge one tier's answer, record the verdict on its stage, and note why the cascade moves on."""
-        judge_messages = build_judge_messages(question, completion.text, language=self.language)
+        nonce = new_nonce()
+        judge_messages = build_judge_messages(question, completion.text, language=self.language, nonce=nonce)
         self._check_budget(Stage.JUDGE, self.judge, self.judge.model, index, judge_messages,
                            JUDGE_ESTIMATED_OUTPUT_TOKENS, trace)
         tier_stage = len(trace.stages) - 1
@@ -171,7 +172,7 @@ class Cascade:
 
         trace.add_stage(Stage.JUDGE, reply.model, started, prompt_tokens=reply.prompt_tokens,
                         completion_tokens=reply.completion_tokens, tier=index)
-        parsed = parse_verdict(reply.raw)
+        parsed = parse_verdict(reply.raw, nonce=nonce)
         trace.judged(parsed)
         trace.annotate(tier_stage, verdict=parsed.verdict)
         if parsed.verdict is not Verdict.ACCEPT:

@@ -89,11 +89,11 @@ class _PromptItem(Protocol):
 
 def build_chat_app(router: HybridRouter, *, examples: Sequence[str] = (), mode: str = "hybrid",
                    replay: bool = False) -> gr.Blocks:
-    """Build the chat page over `router`; `mode` is the mode selected when the page opens.
+    """Build the chat page over `router`, with `mode` selected when the page opens.
 
-    `examples` fill the message box when clicked. With `replay`, the page says
-    that only recorded prompts can be answered. Raises InputError for an
-    unknown `mode`.
+    Clicking one of `examples` copies it into the message box. With `replay`,
+    the header states that only recorded prompts can be answered. Raises
+    InputError for an unknown `mode`.
     """
     modes = [item.value for item in Mode]
     if mode not in modes:
@@ -115,7 +115,8 @@ def build_chat_app(router: HybridRouter, *, examples: Sequence[str] = (), mode: 
             history.append({"role": "assistant", "content": _error_markdown(summary, detail)})
             return "", history, conversation, _error_html(summary, detail)
         except Exception as error:
-            # The page must stay usable, so an unexpected failure is logged with its traceback and shown briefly.
+            # The page must stay usable, so an unexpected failure is logged with its traceback
+            # and the page shows only the exception type and message.
             logger.exception("chat request failed with an unexpected error")
             summary = "The request failed with an unexpected error. The server log has the traceback."
             detail = f"{type(error).__name__}: {error}"
@@ -138,8 +139,10 @@ def build_chat_app(router: HybridRouter, *, examples: Sequence[str] = (), mode: 
 
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
+                # No share button: it posts the conversation to a Hugging Face Space.
                 chatbot = gr.Chatbot(label="Conversation", elem_id="chat-history", height=520,
-                                     feedback_options=None, group_consecutive_messages=False)
+                                     buttons=["copy", "copy_all"], feedback_options=None,
+                                     group_consecutive_messages=False)
                 message_box = gr.Textbox(label="Message", elem_id="chat-input", lines=1, max_lines=8,
                                          placeholder="Ask something, then press Enter (Shift+Enter for a new line)")
                 with gr.Row():
@@ -164,6 +167,7 @@ def build_chat_app(router: HybridRouter, *, examples: Sequence[str] = (), mode: 
         message_box.submit(respond, inputs, outputs)
         send_button.click(respond, inputs, outputs)
         clear_button.click(clear, None, outputs)
+        chatbot.clear(clear, None, outputs)
 
     return app
 
@@ -229,7 +233,7 @@ def render_details(record: DecisionRecord) -> str:
 def _verbatim(text: str) -> dict[str, str]:
     """Wrap chat text so that Gradio shows it as given.
 
-    Gradio 6 passes plain string messages through `inspect.cleandoc`, which
+    Gradio 6.31 passes plain string messages through `inspect.cleandoc`, which
     strips the common indentation of every line after the first and so breaks
     indented code in answers. A text part is passed through unchanged.
     """

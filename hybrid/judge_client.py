@@ -39,6 +39,7 @@ class GroqJudge:
         self._base_url = groq_sdk_base_url(settings.groq_base_url)
         self._retries = settings.judge_retries
         self._client: Any = None
+        import groq  # noqa: F401  # import at start-up rather than inside the first request
 
     async def judge(self, messages: list[Message], *, timeout: float) -> JudgeReply:
         import groq
@@ -61,6 +62,10 @@ class GroqJudge:
                 f"judge model {self.model} is unreachable ({type(error).__name__}); check HYBRID_GROQ_BASE_URL",
                 model=self.model,
             ) from None
+        except Exception as error:
+            # The SDK raises plain exceptions too, such as JSONDecodeError on a malformed body.
+            logger.debug("judge model %s raised %s", self.model, type(error).__name__, exc_info=True)
+            raise JudgeError(f"judge model {self.model} failed: {type(error).__name__}", model=self.model) from None
 
         choices = response.choices or []
         if not choices:

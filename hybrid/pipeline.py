@@ -23,8 +23,16 @@ from hybrid.backends import Completion, CompletionBackend, JudgeBackend, Message
 from hybrid.cascade import Cascade
 from hybrid.costs import PriceTable
 from hybrid.decision_log import DecisionLog
-from hybrid.errors import ConfigurationError, HybridError, InputError, JudgeError, ModelNotFoundError, ProviderError
-from hybrid.judge import build_judge_messages, parse_verdict
+from hybrid.errors import (
+    ConfigurationError,
+    HybridError,
+    InputError,
+    JudgeError,
+    ModelNotFoundError,
+    PredictionError,
+    ProviderError,
+)
+from hybrid.judge import build_judge_messages, new_nonce, parse_verdict
 from hybrid.messages import last_user_text, normalize_messages
 from hybrid.parallel import BestOfN
 from hybrid.predictor import Predictor, RouteDecision, build_predictor, decide
@@ -220,14 +228,25 @@ class HybridRouter:
 
     def _new_trace(self, mode: Mode, text: str) -> StrategyTrace:
         return StrategyTrace(request_id=uuid.uuid4().hex, mode=mode, prompt=text, prices=self.prices,
-                             policy=self.settings.log_prompts, strong_model=self.strong.model)
+                             policy=self.settings.log_prompts, strong_model=self.strong.model,
+                             deadline_s=self.settings.request_timeout)
 
     async def _decide(self, mode: Mode, text: str, threshold: float | None,
                       trace: StrategyTrace) -> RouteDecision | None:
         """Run the predictor in the router and hybrid modes; the other modes do not route."""
         if mode not in (Mode.ROUTER, Mode.HYBRID):
             return None
-        decision = await asyncio.to_thread(decide, self.predictor, text, self._threshold(threshold))
+        chosen = self._threshold(threshold)
+        try:
+            decision = await asyncio.to_thread(decide, self.predictor, text, chosen)
+        except PredictionError as error:
+            # Without a win rate the safe route is the strong model; the record keeps the reason.
+            logger.warning("routing failed, sending the request to the strong model: %s", error)
+            trace.fail(error)
+            decision = RouteDecision(router=self.predictor.name, win_rate=float("nan"), threshold=chosen,
+                                     route=Route.STRONG, latency_ms=0.0)
+            trace.routed(decision)
+            return decision
         trace.routed(decision)
         return decision
 
@@ -272,10 +291,11 @@ class HybridRouter:
 
     async def _verify(self, question: str, weak: Completion, trace: StrategyTrace) -> FallbackReason | None:
         """Ask the judge about the weak answer; return why to fall back, or None to accept."""
-        judge_messages = build_judge_messages(question, weak.text, language=self.settings.judge_language)
+        nonce = new_nonce()
+        judge_messages = build_judge_messages(question, weak.text, language=self.settings.judge_language, nonce=nonce)
         started = time.perf_counter()
         try:
-            reply = await self.judge.judge(judge_messages, timeout=self.settings.judge_timeout)
+            reply = await self.judge.judge(judge_messages, timeout=trace.time_left(self.settings.judge_timeout, "judge"))
         except ModelNotFoundError as error:
             logger.error("configuration alarm: %s", error)
             trace.stage(Stage.JUDGE, self.judge.model, started, error=error)
@@ -286,7 +306,7 @@ class HybridRouter:
 
         trace.stage(Stage.JUDGE, reply.model, started, prompt_tokens=reply.prompt_tokens,
                     completion_tokens=reply.completion_tokens)
-        verdict = parse_verdict(reply.raw)
+        verdict = parse_verdict(reply.raw, nonce=nonce)
         trace.judged(verdict)
         if verdict.verdict is Verdict.ACCEPT:
             return None
@@ -300,10 +320,10 @@ class HybridRouter:
 
     async def _call(self, backend: CompletionBackend, stage: Stage, messages: list[Message],
                     trace: StrategyTrace) -> Completion:
-        timeout = self.settings.weak_timeout if stage is Stage.WEAK else self.settings.strong_timeout
         started = time.perf_counter()
         try:
-            completion = await backend.complete(messages, timeout=timeout)
+            stage_timeout = self.settings.weak_timeout if stage is Stage.WEAK else self.settings.strong_timeout
+            completion = await backend.complete(messages, timeout=trace.time_left(stage_timeout, stage.value))
         except HybridError as error:
             trace.stage(stage, backend.model, started, error=error)
             raise

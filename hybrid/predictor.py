@@ -1,6 +1,13 @@
 """The predictor: a prompt's strong-model win rate, and the route it implies.
 
 Routes follow RouteLLM: the strong model is chosen when `win_rate >= threshold`.
+
+A checkpoint scores the model pair it was trained on, named by `trained_pair`
+in its `hybrid.json` (routellm's published checkpoint: GPT-4-1106 against
+Mixtral-8x7B). The configured strong and weak models do not change the score, so
+`build_predictor` logs a warning when they differ from that pair: the win rate
+then only ranks prompts, and the threshold should be calibrated on the user's
+own prompts (`hybrid calibrate`).
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ from typing import Protocol
 
 import numpy as np
 
-from hybrid.embedders import Embedder, make_embedder
+from hybrid.combined import FeatureHead, apply_head
+from hybrid.embedders import Embedder, OpenAIEmbedder, make_embedder
 from hybrid.errors import ConfigurationError, PredictionError
 from hybrid.mf import MFCheckpoint, load_mf_checkpoint
 from hybrid.record import Route
@@ -28,12 +36,15 @@ __all__ = [
     "Predictor",
     "RouteDecision",
     "build_predictor",
+    "checkpoint_embedder",
     "decide",
+    "load_predictor",
 ]
 
 logger = logging.getLogger("hybrid.predictor")
 
-SHIPPED_CHECKPOINT = Path(__file__).parent / "checkpoints" / "mf-minilm"
+CHECKPOINTS_DIR = Path(__file__).parent / "checkpoints"
+SHIPPED_CHECKPOINT = CHECKPOINTS_DIR / "mf-minilm"
 OFFICIAL_CHECKPOINT = "routellm/mf_gpt4_augmented"
 
 # RouteLLM's README routes with `router-mf-0.11593`, the threshold it calibrated to
@@ -43,6 +54,9 @@ OFFICIAL_DEFAULT_THRESHOLD = 0.11593
 # The pair routellm's MF checkpoints were trained on; scores are computed for it.
 TRAINED_STRONG = "gpt-4-1106-preview"
 TRAINED_WEAK = "mixtral-8x7b-instruct-v0.1"
+
+# (configured pair, trained pair) combinations already warned about in this process.
+_warned_pairs: set[tuple[str, str, str, str]] = set()
 
 
 class Predictor(Protocol):
@@ -67,10 +81,12 @@ class RouteDecision:
 
 
 class MFPredictor:
-    """RouteLLM's `mf` model over a configurable embedder.
+    """RouteLLM's `mf` model over a configurable embedder, with an optional feature head.
 
     The model is collapsed once into a single scoring vector, so a decision
-    costs one embedding and one dot product.
+    costs one embedding and one dot product. When the checkpoint's metadata has
+    a `feature_head`, the `mf` logit is combined with cheap prompt features as
+    `hybrid.combined` describes.
     """
 
     def __init__(self, checkpoint: MFCheckpoint, embedder: Embedder, *, name: str = "mf",
@@ -89,10 +105,15 @@ class MFPredictor:
         pair = checkpoint.metadata.get("trained_pair", {"strong": TRAINED_STRONG, "weak": TRAINED_WEAK})
         self.scored_pair = (pair["strong"], pair["weak"])
         self._vector = checkpoint.scoring_vector(checkpoint.model_id(pair["strong"]), checkpoint.model_id(pair["weak"]))
+        head = checkpoint.metadata.get("feature_head")
+        self.head = None if head is None else FeatureHead.from_metadata(head, source=checkpoint.source)
 
     def win_rates(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         embeddings = self.embedder.embed(texts, progress=progress)
         logits = embeddings @ self._vector
+        if self.head is not None:
+            return apply_head(self.head, logits, texts)
+
         rates = 1.0 / (1.0 + np.exp(-logits))
         if not np.all(np.isfinite(rates)):
             raise PredictionError(f"router {self.name} produced a non-finite win rate; the checkpoint may be corrupt")
@@ -139,9 +160,20 @@ def decide(predictor: Predictor, text: str, threshold: float | None) -> RouteDec
 
 
 def build_predictor(settings: HybridSettings) -> MFPredictor:
-    """Load the configured checkpoint and embedder."""
-    if settings.embedder == "openai":
-        source: str | Path = settings.checkpoint or OFFICIAL_CHECKPOINT
+    """Load the configured checkpoint and its embedder, and warn when it was trained on another model pair.
+
+    Without HYBRID_CHECKPOINT, the shipped checkpoint is used, or routellm's
+    published one when HYBRID_EMBEDDER is `openai`. Without HYBRID_EMBEDDER, the
+    embedder is the one the checkpoint was trained with.
+    """
+    if settings.checkpoint:
+        source: str | Path = settings.checkpoint
+    else:
+        source = OFFICIAL_CHECKPOINT if settings.embedder == "openai" else SHIPPED_CHECKPOINT
+    checkpoint = load_mf_checkpoint(source)
+
+    name = settings.embedder or checkpoint_embedder(checkpoint)
+    if name == "openai":
         embedder = make_embedder(
             "openai",
             base_url=settings.openai_base_url,
@@ -150,11 +182,42 @@ def build_predictor(settings: HybridSettings) -> MFPredictor:
             max_retries=settings.strong_retries,
         )
     else:
-        source = settings.checkpoint or SHIPPED_CHECKPOINT
-        embedder = make_embedder(settings.embedder)
+        embedder = make_embedder(name)
 
-    checkpoint = load_mf_checkpoint(source)
-    thresholds = checkpoint.metadata.get("thresholds", {})
-    default = float(thresholds.get("0.5", OFFICIAL_DEFAULT_THRESHOLD if settings.embedder == "openai" else 0.5))
     logger.debug("loaded router checkpoint %s with embedder %s", checkpoint.source, embedder.name)
-    return MFPredictor(checkpoint, embedder, name=settings.router, default_threshold=default)
+    predictor = load_predictor(checkpoint, embedder, name=settings.router)
+    _warn_if_pair_differs(predictor, settings.strong_model, settings.weak_model)
+    return predictor
+
+
+def load_predictor(checkpoint: MFCheckpoint, embedder: Embedder, *, name: str = "mf") -> MFPredictor:
+    """Build the predictor of a loaded checkpoint, with its calibrated 50% threshold as the default."""
+    thresholds = checkpoint.metadata.get("thresholds", {})
+    fallback = OFFICIAL_DEFAULT_THRESHOLD if embedder.name == "openai" else 0.5
+    default = float(thresholds.get("0.5", fallback))
+    return MFPredictor(checkpoint, embedder, name=name, default_threshold=default)
+
+
+def checkpoint_embedder(checkpoint: MFCheckpoint) -> str:
+    """Return the embedder a checkpoint was trained with: its metadata's, or else the one its input size implies."""
+    recorded = checkpoint.metadata.get("embedder")
+    if isinstance(recorded, str):
+        return recorded
+    return "openai" if checkpoint.text_dim == OpenAIEmbedder.dim else "minilm"
+
+
+def _warn_if_pair_differs(predictor: MFPredictor, strong_model: str, weak_model: str) -> None:
+    trained_strong, trained_weak = predictor.scored_pair
+    if (strong_model, weak_model) == (trained_strong, trained_weak):
+        return
+
+    key = (strong_model, weak_model, trained_strong, trained_weak)
+    if key in _warned_pairs:
+        return
+    _warned_pairs.add(key)
+    logger.warning(
+        "router checkpoint %s scores %s (strong) against %s (weak), but the configured pair is %s against %s; "
+        "its win rates rank prompts for the trained pair, so calibrate HYBRID_THRESHOLD on your own prompts "
+        "with `hybrid calibrate`",
+        predictor.checkpoint.source, trained_strong, trained_weak, strong_model, weak_model,
+    )

@@ -52,7 +52,8 @@ class HybridSettings(BaseSettings):
     router: Literal["mf"] = "mf"
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     checkpoint: str | None = None
-    embedder: Literal["minilm", "openai"] = "minilm"
+    # None: the embedder the checkpoint was trained with, from its hybrid.json.
+    embedder: Literal["minilm", "wordllama", "openai"] | None = None
 
     # Providers.
     openai_base_url: str = "https://api.openai.com/v1"
@@ -75,6 +76,8 @@ class HybridSettings(BaseSettings):
     judge_retries: int = Field(default=0, ge=0, le=10)
     strong_retries: int = Field(default=2, ge=0, le=10)
     retry_after_cap: float = Field(default=10.0, ge=0)
+    # Bound on a whole request, all stages together; None leaves only the stage timeouts.
+    request_timeout: float | None = Field(default=120.0, gt=0)
 
     # Decision log and privacy.
     log_path: Path = Path("hybrid-decisions.jsonl")

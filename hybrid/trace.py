@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from datetime import UTC, datetime
 
 from hybrid.backends import Completion
 from hybrid.costs import PriceTable
+from hybrid.errors import ProviderTimeoutError
 from hybrid.judge import ParsedVerdict
 from hybrid.predictor import RouteDecision
 from hybrid.record import DecisionRecord, FallbackReason, Mode, Stage, StageRecord
@@ -19,7 +21,7 @@ class RequestTrace:
     """Mutable state of one request, frozen into a DecisionRecord by `finish`."""
 
     def __init__(self, *, request_id: str, mode: Mode, prompt: str, prices: PriceTable, policy: str,
-                 strong_model: str) -> None:
+                 strong_model: str, deadline_s: float | None = None) -> None:
         self.request_id = request_id
         self.strong_model = strong_model
         self.mode = mode
@@ -28,11 +30,29 @@ class RequestTrace:
         self.policy = policy
         self.started_at = datetime.now(UTC)
         self._started = time.perf_counter()
+        self._deadline = None if deadline_s is None else self._started + deadline_s
+        self._deadline_s = deadline_s
         self.decision: RouteDecision | None = None
         self.stages: list[StageRecord] = []
         self.verdict: ParsedVerdict | None = None
         self.fallback_reason: FallbackReason | None = None
         self.errors: list[str] = []
+
+    def time_left(self, stage_timeout: float, stage: str) -> float:
+        """Return the timeout for the next call: its stage timeout, cut to what the request deadline leaves.
+
+        Raises ProviderTimeoutError when the deadline has already passed.
+        """
+        if self._deadline is None:
+            return stage_timeout
+        remaining = self._deadline - time.perf_counter()
+        if remaining <= 0:
+            raise ProviderTimeoutError(
+                f"the request used up its {self._deadline_s:g} s deadline before the {stage} call; "
+                "raise HYBRID_REQUEST_TIMEOUT or lower the stage timeouts",
+                stage=stage, model="", attempts=0, setting="HYBRID_REQUEST_TIMEOUT",
+            )
+        return min(stage_timeout, remaining)
 
     def routed(self, decision: RouteDecision) -> None:
         self.decision = decision
@@ -76,7 +96,7 @@ class RequestTrace:
             prompt=self.prompt if full else None,
             prompt_sha256=_sha256(self.prompt) if hashed else None,
             router=self.decision.router if self.decision else None,
-            win_rate=self.decision.win_rate if self.decision else None,
+            win_rate=self.decision.win_rate if self.decision and math.isfinite(self.decision.win_rate) else None,
             threshold=self.decision.threshold if self.decision else None,
             route=self.decision.route if self.decision else None,
             stages=list(self.stages),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from hybrid.backends import Completion, Message
 from hybrid.errors import ConfigurationError, ModelNotFoundError, ProviderError, ProviderTimeoutError
@@ -10,6 +11,11 @@ from hybrid.provider_errors import is_model_missing
 from hybrid.settings import HybridSettings
 
 __all__ = ["LiteLLMCompletion"]
+
+logger = logging.getLogger("hybrid.weak_client")
+
+# The setting that names the model, by pipeline stage.
+_MODEL_SETTINGS = {"weak": "HYBRID_WEAK_MODEL", "cascade": "HYBRID_CASCADE_TIERS", "parallel": "HYBRID_PARALLEL_MODELS"}
 
 
 class LiteLLMCompletion:
@@ -20,8 +26,11 @@ class LiteLLMCompletion:
     """
 
     def __init__(self, settings: HybridSettings, *, model: str | None = None, stage: str = "weak") -> None:
+        import litellm  # noqa: F401  # import here, at start-up, not inside the first request (about 3 s)
+
         self.model = model or settings.weak_model
         self._stage = stage
+        self._model_setting = _MODEL_SETTINGS.get(stage, "HYBRID_WEAK_MODEL")
         self._retries = settings.weak_retries
         self._api_base = settings.weak_api_base
         self._api_key = None
@@ -58,6 +67,14 @@ class LiteLLMCompletion:
         except openai.APIError as error:
             # LiteLLM's exception types all derive from the openai SDK's APIError.
             raise self._translate(error) from None
+        except Exception as error:
+            # Anything else LiteLLM raises (a body it cannot decode, say) is still a failed call,
+            # which the pipeline answers by falling back to the strong model.
+            logger.debug("%s model %s raised %s", self._stage, self.model, type(error).__name__, exc_info=True)
+            raise ProviderError(
+                f"{self._stage} model {self.model} failed: {type(error).__name__}; check HYBRID_GROQ_BASE_URL",
+                stage=self._stage, model=self.model, attempts=self._retries + 1, setting="HYBRID_GROQ_BASE_URL",
+            ) from None
 
         return _to_completion(response, self.model, stage=self._stage)
 
@@ -67,8 +84,8 @@ class LiteLLMCompletion:
         if is_model_missing(status, message):
             return ModelNotFoundError(
                 f"the provider does not serve {self._stage} model {self.model!r} (HTTP {status}); "
-                "set HYBRID_WEAK_MODEL to a current model name",
-                setting="HYBRID_WEAK_MODEL", model=self.model, stage=self._stage,
+                f"set {self._model_setting} to a current model name",
+                setting=self._model_setting, model=self.model, stage=self._stage,
             )
         setting = "HYBRID_GROQ_API_KEY" if status in (401, 403) else "HYBRID_GROQ_BASE_URL"
         return ProviderError(

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv (or reuse it) and install hybrid with its test tools and chat UI, and Chromium for the UI test.
+# Create .venv (or reuse it), install hybrid with its test and chat UI extras, and install Chromium for the UI test.
 # torch is installed first from the pinned CPU build, so no CUDA packages are pulled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,5 +18,5 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 .venv/bin/python -m pip install --quiet -e ".[test,ui]"
 
-# The chat UI browser test drives Debian's Chromium; this installs it when it is missing.
+# The chat UI browser test drives Debian's Chromium, which this script installs when it is missing.
 bash scripts/install-browser.sh

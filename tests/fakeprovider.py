@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import logging
 import math
 import random
@@ -252,6 +253,20 @@ def _fill_chat_fields(body: JsonObject, request: JsonObject) -> JsonObject:
     filled.setdefault("service_tier", "on_demand")
     filled.setdefault("system_fingerprint", SYSTEM_FINGERPRINT)
     return filled
+
+
+def verdict_text(verdict: str, reason: str, nonce: str) -> str:
+    """The judge output hybrid expects: one JSON object that repeats the nonce of the answer tags."""
+    return json.dumps({"verdict": verdict, "reason": reason, "nonce": nonce})
+
+
+def answer_nonce(request: JsonObject) -> str:
+    """Return the nonce of the `<answer-NONCE>` tag in a judge request, or "" when there is none."""
+    for message in _request_messages(request):
+        match = re.search(r"<answer-([0-9a-f]+)>", _message_text(message.get("content")))
+        if match:
+            return match.group(1)
+    return ""
 
 
 def _chat_completion(request: JsonObject, text: str, usage: dict[str, int] | None) -> JsonObject:
@@ -646,6 +661,11 @@ class FakeProvider:
     def requests_to(self, path_suffix: str) -> list[RecordedRequest]:
         """Return the recorded requests whose path ends with `path_suffix`, oldest first."""
         return [request for request in self.requests if request.path.endswith(path_suffix)]
+
+    def verdict(self, verdict: str, reason: str = "correct", *, model: str | None = None, path: str | None = None) -> None:
+        """Answer judge requests with `verdict_text`, echoing each request's own nonce."""
+        self.respond(lambda request: _chat_completion(request, verdict_text(verdict, reason, answer_nonce(request)), None),
+                     model=model, path=path)
 
     def reply(
         self,

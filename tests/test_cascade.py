@@ -9,7 +9,7 @@ from pathlib import Path
 import litellm
 import pytest
 
-from fakeprovider import Fault, FakeProvider
+from fakeprovider import Fault, FakeProvider, answer_nonce, verdict_text
 from hybrid import ConfigurationError, HybridRouter
 from hybrid.cli import main
 from hybrid.decision_log import read_records
@@ -23,8 +23,8 @@ OPENAI_PATH = "/v1/chat/completions"
 CHEAP, MID, TOP = "groq/openai/gpt-oss-20b", "groq/qwen/qwen3.8-27b", "gpt-4o"
 WIRE = {CHEAP: "openai/gpt-oss-20b", MID: "qwen/qwen3.8-27b"}
 JUDGE_MODEL = "openai/gpt-oss-120b"
-ACCEPT = '{"verdict": "accept", "reason": "correct"}'
-REJECT = '{"verdict": "reject", "reason": "wrong"}'
+ACCEPT_WORDS = len(verdict_text("accept", "correct", "0" * 16).split())
+REJECT_WORDS = len(verdict_text("reject", "wrong", "0" * 16).split())
 QUESTION = "What is the capital of France?"
 ANSWER_TAG = re.compile(r"<answer-([0-9a-f]+)>\n(.*?)\n</answer-\1>", re.DOTALL)
 
@@ -65,14 +65,15 @@ def judge_accepting(answer: str) -> object:
     """A judge responder that accepts exactly the given answer text and rejects every other."""
     def respond(request: dict) -> dict:
         judged = ANSWER_TAG.search(request["messages"][-1]["content"]).group(2)
-        verdict = ACCEPT if judged == answer else REJECT
+        nonce = answer_nonce(request)
+        verdict = verdict_text("accept", "correct", nonce) if judged == answer else verdict_text("reject", "wrong", nonce)
         return {"choices": [{"index": 0, "message": {"role": "assistant", "content": verdict}, "finish_reason": "stop"}]}
     return respond
 
 
 def test_first_accept_stops(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
     fake_provider.reply("Paris.", model=WIRE[CHEAP], path=GROQ_PATH)
-    fake_provider.reply(ACCEPT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("accept", "correct", model=JUDGE_MODEL, path=GROQ_PATH)
     router = make_router(fake_provider, tmp_path, shipped_predictor)
 
     answer = router.ask(QUESTION, mode="cascade")
@@ -91,7 +92,7 @@ def test_first_accept_stops(fake_provider: FakeProvider, tmp_path: Path, shipped
     (judge_request,) = calls(fake_provider, GROQ_PATH, JUDGE_MODEL)
     assert ANSWER_TAG.search(judge_request.body["messages"][-1]["content"]).group(2) == "Paris."
     tier_cost = price(CHEAP, words(QUESTION), words("Paris."))
-    judge_cost = price("groq/" + JUDGE_MODEL, request_words(judge_request), words(ACCEPT))
+    judge_cost = price("groq/" + JUDGE_MODEL, request_words(judge_request), ACCEPT_WORDS)
     assert record.stages[0].cost_usd == pytest.approx(tier_cost)
     assert record.total_cost_usd == pytest.approx(tier_cost + judge_cost)
     assert record.strong_only_cost_usd == pytest.approx(price(TOP, words(QUESTION), words("Paris.")))
@@ -116,7 +117,7 @@ def test_second_tier_accepted(fake_provider: FakeProvider, tmp_path: Path, shipp
 def test_last_tier_unjudged(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
     fake_provider.reply("Lyon.", model=WIRE[CHEAP], path=GROQ_PATH)
     fake_provider.reply("Marseille.", model=WIRE[MID], path=GROQ_PATH)
-    fake_provider.reply(REJECT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("reject", "wrong", model=JUDGE_MODEL, path=GROQ_PATH)
     fake_provider.reply("Paris, of course.", model=TOP, path=OPENAI_PATH)
     router = make_router(fake_provider, tmp_path, shipped_predictor)
 
@@ -137,7 +138,7 @@ def test_last_tier_unjudged(fake_provider: FakeProvider, tmp_path: Path, shipped
     expected = (
         price(CHEAP, words(QUESTION), words("Lyon."))
         + price(MID, words(QUESTION), words("Marseille."))
-        + sum(price("groq/" + JUDGE_MODEL, request_words(r), words(REJECT)) for r in judge_requests)
+        + sum(price("groq/" + JUDGE_MODEL, request_words(r), REJECT_WORDS) for r in judge_requests)
         + price(TOP, words(QUESTION), words("Paris, of course."))
     )
     assert record.total_cost_usd == pytest.approx(expected)
@@ -150,7 +151,7 @@ def test_last_tier_unjudged(fake_provider: FakeProvider, tmp_path: Path, shipped
 def test_max_tiers_limits_cascade(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
     fake_provider.reply("Lyon.", model=WIRE[CHEAP], path=GROQ_PATH)
     fake_provider.reply("Marseille.", model=WIRE[MID], path=GROQ_PATH)
-    fake_provider.reply(REJECT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("reject", "wrong", model=JUDGE_MODEL, path=GROQ_PATH)
     router = make_router(fake_provider, tmp_path, shipped_predictor, cascade_max_tiers=2)
 
     answer = router.ask(QUESTION, mode="cascade")
@@ -163,7 +164,7 @@ def test_max_tiers_limits_cascade(fake_provider: FakeProvider, tmp_path: Path, s
 def test_failed_tier_is_skipped(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
     fake_provider.fault(Fault.server_error(503), model=WIRE[CHEAP], path=GROQ_PATH)
     fake_provider.reply("Paris.", model=WIRE[MID], path=GROQ_PATH)
-    fake_provider.reply(ACCEPT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("accept", "correct", model=JUDGE_MODEL, path=GROQ_PATH)
     router = make_router(fake_provider, tmp_path, shipped_predictor)
 
     record = router.ask(QUESTION, mode="cascade").record
@@ -178,7 +179,7 @@ def test_failed_tier_is_skipped(fake_provider: FakeProvider, tmp_path: Path, shi
 
 def test_budget_stop_recorded(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
     fake_provider.reply("Lyon.", model=WIRE[CHEAP], path=GROQ_PATH)
-    fake_provider.reply(REJECT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("reject", "wrong", model=JUDGE_MODEL, path=GROQ_PATH)
     router = make_router(fake_provider, tmp_path, shipped_predictor, cascade_tiers=[CHEAP, TOP],
                          cascade_budget_usd=0.001, cascade_estimated_output_tokens=500)
 
@@ -199,7 +200,7 @@ def test_budget_stop_recorded(fake_provider: FakeProvider, tmp_path: Path, shipp
 
 def test_budget_allows_whole_cascade(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
     fake_provider.reply("Lyon.", model=WIRE[CHEAP], path=GROQ_PATH)
-    fake_provider.reply(REJECT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("reject", "wrong", model=JUDGE_MODEL, path=GROQ_PATH)
     fake_provider.reply("Paris.", model=TOP, path=OPENAI_PATH)
     router = make_router(fake_provider, tmp_path, shipped_predictor, cascade_tiers=[CHEAP, TOP],
                          cascade_budget_usd=0.05)
@@ -230,7 +231,7 @@ def test_judge_error_reject_vs_skip(fake_provider: FakeProvider, tmp_path: Path,
                                     policy: str, tier0_verdict: Verdict | None, returned: str) -> None:
     fake_provider.reply("Lyon.", model=WIRE[CHEAP], path=GROQ_PATH)
     fake_provider.reply("Marseille.", model=WIRE[MID], path=GROQ_PATH)
-    fake_provider.reply(REJECT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("reject", "wrong", model=JUDGE_MODEL, path=GROQ_PATH)
     fake_provider.fault(Fault.server_error(500), model=JUDGE_MODEL, path=GROQ_PATH, times=1)
     # The budget fits the two cheap tiers and their judge calls, but not gpt-4o's 512 assumed output tokens.
     router = make_router(fake_provider, tmp_path, shipped_predictor, cascade_judge_error=policy,
@@ -267,7 +268,7 @@ def test_judge_error_without_budget_reaches_last(fake_provider: FakeProvider, tm
 
 def test_last_tier_failure_raises(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
     fake_provider.reply("Lyon.", model=WIRE[CHEAP], path=GROQ_PATH)
-    fake_provider.reply(REJECT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("reject", "wrong", model=JUDGE_MODEL, path=GROQ_PATH)
     fake_provider.fault(Fault.server_error(502), model=TOP, path=OPENAI_PATH)
     router = make_router(fake_provider, tmp_path, shipped_predictor, cascade_tiers=[CHEAP, TOP])
 
@@ -286,7 +287,7 @@ def test_last_tier_failure_raises(fake_provider: FakeProvider, tmp_path: Path, s
 def test_cli_ask_cascade(fake_provider: FakeProvider, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                          monkeypatch: pytest.MonkeyPatch) -> None:
     fake_provider.reply("Paris.", model=WIRE[CHEAP], path=GROQ_PATH)
-    fake_provider.reply(ACCEPT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("accept", "correct", model=JUDGE_MODEL, path=GROQ_PATH)
     settings_file = tmp_path / "settings.env"
     settings_file.write_text(
         f"HYBRID_OPENAI_BASE_URL={fake_provider.url}/v1\nHYBRID_OPENAI_API_KEY={OPENAI_KEY}\n"

@@ -42,7 +42,7 @@ WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 UNRECORDED_PROMPT = "What is the meaning of life?"
 # Set to 1 to also copy the screenshot to docs/chat-ui.png for the docs.
 SAVE_SCREENSHOT_ENV = "HYBRID_SAVE_SCREENSHOT"
-# Seconds to wait for one answer; replay answers take well under a second once the page is up.
+# Milliseconds that Playwright waits for one answer, a generous bound for a replayed answer.
 ANSWER_TIMEOUT_MS = 60_000
 
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"recorded data not found at {DATA}")
@@ -240,7 +240,7 @@ def test_chat_page_shows_routing(router: HybridRouter, chat_url: str, tmp_path: 
             screenshot = tmp_path / "chat-ui.png"
             page.screenshot(path=str(screenshot), full_page=True)
 
-            # Strong mode does not route or judge; the earlier turn stays in the chat.
+            # Strong mode neither routes nor judges. The earlier turn stays in the chat.
             page.locator("#chat-mode input").click()
             page.get_by_role("option", name="strong", exact=True).click()
             send(strong_row["prompt"], 4)
@@ -267,4 +267,5 @@ def test_chat_page_shows_routing(router: HybridRouter, chat_url: str, tmp_path: 
     assert outside_requests == []
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get(SAVE_SCREENSHOT_ENV) == "1":
+        (REPO / "docs").mkdir(exist_ok=True)
         shutil.copyfile(screenshot, REPO / "docs" / "chat-ui.png")

@@ -14,7 +14,7 @@ from pathlib import Path
 import litellm
 import pytest
 
-from fakeprovider import Fault, FakeProvider
+from fakeprovider import Fault, FakeProvider, verdict_text
 from hybrid import ConfigurationError, HybridRouter, ModelNotFoundError, ProviderError
 from hybrid.decision_log import read_records
 from hybrid.record import FallbackReason, Route, Stage, Verdict
@@ -26,8 +26,7 @@ WEAK_WIRE_MODEL = "openai/gpt-oss-20b"  # what LiteLLM sends for groq/openai/gpt
 JUDGE_MODEL = "openai/gpt-oss-120b"
 GROQ_PATH = "/openai/v1/chat/completions"
 OPENAI_PATH = "/v1/chat/completions"
-ACCEPT = '{"verdict": "accept", "reason": "correct"}'
-REJECT = '{"verdict": "reject", "reason": "wrong arithmetic"}'
+ACCEPT_WORDS = len(verdict_text("accept", "correct", "0" * 16).split())
 
 
 def make_router(provider: FakeProvider, tmp_path: Path, predictor: object, **overrides: object) -> HybridRouter:
@@ -61,7 +60,7 @@ def words(text: str) -> int:
 
 def test_weak_answer_accepted(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
     fake_provider.reply("Two plus two is 4.", model=WEAK_WIRE_MODEL, path=GROQ_PATH)
-    fake_provider.reply(ACCEPT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("accept", "correct", model=JUDGE_MODEL, path=GROQ_PATH)
     router = make_router(fake_provider, tmp_path, shipped_predictor)
 
     answer = router.ask("What is 2 + 2?", threshold=1.0)
@@ -87,14 +86,14 @@ def test_weak_answer_accepted(fake_provider: FakeProvider, tmp_path: Path, shipp
     assert weak_stage.completion_tokens == words("Two plus two is 4.")
     assert weak_stage.cost_usd == pytest.approx(price("groq/openai/gpt-oss-20b", words("What is 2 + 2?"), words("Two plus two is 4.")))
     judge_prompt_words = sum(words(m["content"]) for m in judge_request.body["messages"])
-    assert judge_stage.cost_usd == pytest.approx(price("groq/openai/gpt-oss-120b", judge_prompt_words, words(ACCEPT)))
+    assert judge_stage.cost_usd == pytest.approx(price("groq/openai/gpt-oss-120b", judge_prompt_words, ACCEPT_WORDS))
     assert record.total_cost_usd == pytest.approx(weak_stage.cost_usd + judge_stage.cost_usd)
     assert record.strong_only_cost_usd == pytest.approx(price("gpt-4o", words("What is 2 + 2?"), words("Two plus two is 4.")))
 
 
 def test_rejected_answer_falls_back_over_rest(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
     fake_provider.reply("Two plus two is 5.", model=WEAK_WIRE_MODEL, path=GROQ_PATH)
-    fake_provider.reply(REJECT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("reject", "wrong arithmetic", model=JUDGE_MODEL, path=GROQ_PATH)
     fake_provider.reply("Dois mais dois é 4.", model="gpt-4o", path=OPENAI_PATH)
     router = make_router(fake_provider, tmp_path, shipped_predictor)
 
@@ -162,7 +161,7 @@ def test_weak_timeout_falls_back(fake_provider: FakeProvider, tmp_path: Path, sh
 
 def test_fallback_5xx_raises_and_logs(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
     fake_provider.reply("4?", model=WEAK_WIRE_MODEL, path=GROQ_PATH)
-    fake_provider.reply(REJECT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("reject", "wrong arithmetic", model=JUDGE_MODEL, path=GROQ_PATH)
     fake_provider.fault(Fault.server_error(503), model="gpt-4o", path=OPENAI_PATH)
     router = make_router(fake_provider, tmp_path, shipped_predictor, strong_retries=1)
 
@@ -223,7 +222,7 @@ def test_missing_key_names_variable(fake_provider: FakeProvider, tmp_path: Path,
 def test_keys_never_written(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object,
                             caplog: pytest.LogCaptureFixture) -> None:
     fake_provider.reply("4", model=WEAK_WIRE_MODEL, path=GROQ_PATH)
-    fake_provider.reply(REJECT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("reject", "wrong arithmetic", model=JUDGE_MODEL, path=GROQ_PATH)
     fake_provider.fault(Fault.unauthorized(), model="gpt-4o", path=OPENAI_PATH)
     router = make_router(fake_provider, tmp_path, shipped_predictor)
 
@@ -248,7 +247,7 @@ def test_keys_never_written(fake_provider: FakeProvider, tmp_path: Path, shipped
 def test_concurrent_requests_each_logged_once(fake_provider: FakeProvider, tmp_path: Path,
                                               shipped_predictor: object) -> None:
     fake_provider.reply("4", model=WEAK_WIRE_MODEL, path=GROQ_PATH)
-    fake_provider.reply(ACCEPT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("accept", "correct", model=JUDGE_MODEL, path=GROQ_PATH)
     router = make_router(fake_provider, tmp_path, shipped_predictor)
     prompts = [f"What is {n} + {n}?" for n in range(40)]
 

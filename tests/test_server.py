@@ -37,7 +37,6 @@ OPENAI_PATH = "/v1/chat/completions"
 WEAK = "groq/openai/gpt-oss-20b"
 WEAK_WIRE = "openai/gpt-oss-20b"
 JUDGE_MODEL = "openai/gpt-oss-120b"
-ACCEPT = '{"verdict": "accept", "reason": "correct"}'
 QUESTION = "What is the capital of France?"
 LONG_ANSWER = "Paris é a capital da França, e é a sede do seu governo há séculos; São Paulo é maior. " * 2
 ROUTERBENCH = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "routerbench-0shot"
@@ -106,7 +105,7 @@ def test_hybrid_completion_parsed(served: tuple[str, openai.OpenAI], fake_provid
                                   tmp_path: Path) -> None:
     _, client = served
     fake_provider.reply("Paris.", model=WEAK_WIRE, path=GROQ_PATH)
-    fake_provider.reply(ACCEPT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("accept", "correct", model=JUDGE_MODEL, path=GROQ_PATH)
 
     raw = client.chat.completions.with_raw_response.create(
         model="hybrid-mf-1.0", messages=[{"role": "user", "content": QUESTION}])
@@ -179,7 +178,7 @@ def test_strong_route_streams_live(served: tuple[str, openai.OpenAI], fake_provi
 def test_verified_answer_streams_after_verdict(served: tuple[str, openai.OpenAI], fake_provider: FakeProvider) -> None:
     _, client = served
     fake_provider.reply(LONG_ANSWER, model=WEAK_WIRE, path=GROQ_PATH)
-    fake_provider.reply(ACCEPT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("accept", "correct", model=JUDGE_MODEL, path=GROQ_PATH)
 
     raw = client.chat.completions.with_raw_response.create(
         model="hybrid-mf-1.0", messages=[{"role": "user", "content": QUESTION}], stream=True)
@@ -199,7 +198,7 @@ def test_plain_modes_answer(served: tuple[str, openai.OpenAI], fake_provider: Fa
     _, client = served
     fake_provider.reply("Paris.", model=WEAK_WIRE, path=GROQ_PATH)
     fake_provider.reply("Paris, France.", model="gpt-4o", path=OPENAI_PATH)
-    fake_provider.reply(ACCEPT, model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("accept", "correct", model=JUDGE_MODEL, path=GROQ_PATH)
 
     raw = client.chat.completions.with_raw_response.create(model=model, messages=[{"role": "user", "content": QUESTION}])
     completion = raw.parse()

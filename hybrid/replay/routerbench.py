@@ -230,7 +230,8 @@ class RouterBenchJudge:
             if answer is None:
                 raise ReplayMissError("the RouterBench judge received a prompt without an answer or candidates")
             correct, _ = self.recording.grade(question.group(2), answer.group(2))
-            raw = json.dumps({"verdict": "accept" if correct else "reject", "reason": "recorded label"})
+            raw = json.dumps({"verdict": "accept" if correct else "reject", "reason": "recorded label",
+                              "nonce": answer.group(1)})
 
         return JudgeReply(raw=raw, model=self.model, prompt_tokens=count_tokens(self.model, prompt_text),
                           completion_tokens=count_tokens(self.model, raw))
