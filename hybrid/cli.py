@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hybrid.calibration_command import add_calibrate_parser
 from hybrid.errors import HybridError
+from hybrid.evaluation.command import add_eval_parser
 
 if TYPE_CHECKING:
     from hybrid.pipeline import HybridRouter
@@ -100,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--mode", default="hybrid", help="mode selected when the page opens: hybrid, router, cascade, "
                       "parallel, strong or weak (default: hybrid)")
     chat.set_defaults(handler=_chat)
+
+    add_eval_parser(commands)
+    add_calibrate_parser(commands)
     return parser
 
 

@@ -142,6 +142,11 @@ class OpenAIEmbedder:
             raise PredictionError(
                 f"embedding request failed ({type(error).__name__}); check HYBRID_OPENAI_BASE_URL"
             ) from error
+        except ValueError as error:
+            # The SDK lets a malformed body escape as JSONDecodeError, a ValueError.
+            raise PredictionError(
+                f"embedding response could not be decoded ({type(error).__name__}); check HYBRID_OPENAI_BASE_URL"
+            ) from error
 
         rows = sorted(response.data, key=lambda item: item.index)
         return np.asarray([row.embedding for row in rows], dtype=np.float64)

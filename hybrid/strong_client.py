@@ -1,21 +1,27 @@
 """The strong model, called with `requests` on an OpenAI-compatible `/chat/completions`.
 
 This path deliberately avoids LiteLLM, so the fallback still works when the
-LiteLLM path is broken. Retries come from urllib3's `Retry` on the session:
-bounded, with exponential backoff, honouring `Retry-After` up to a cap, and never
-for 400, 401, 403 or 404.
+LiteLLM path is broken. Retries are bounded by HYBRID_STRONG_RETRIES: urllib3's
+`Retry` on the session retries refused connections, and tenacity retries HTTP
+429 and 5xx answers, waiting as `Retry-After` says (seconds or an HTTP date) up
+to HYBRID_RETRY_AFTER_CAP, or with exponential backoff when it is absent. A 429
+`insufficient_quota` and every other 4xx are never retried.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import json
+import logging
 from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
+import tenacity
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -24,7 +30,9 @@ from hybrid.errors import ModelNotFoundError, ProviderError, ProviderTimeoutErro
 from hybrid.provider_errors import is_model_missing, is_quota_exhausted
 from hybrid.settings import HybridSettings
 
-__all__ = ["RestCompletion", "StreamChunk"]
+__all__ = ["RestCompletion", "StreamChunk", "parse_retry_after"]
+
+logger = logging.getLogger("hybrid.strong_client")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -36,23 +44,6 @@ class StreamChunk:
     text: str
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
-
-
-class _CappedRetry(Retry):
-    """urllib3 Retry whose `Retry-After` wait is capped, so one header cannot stall a request."""
-
-    retry_after_cap: float = 10.0
-
-    def get_retry_after(self, response: Any) -> float | None:
-        value = super().get_retry_after(response)
-        if value is None:
-            return None
-        return min(value, self.retry_after_cap)
-
-    def new(self, **kwargs: Any) -> _CappedRetry:
-        retry = super().new(**kwargs)
-        retry.retry_after_cap = self.retry_after_cap
-        return retry
 
 
 class RestCompletion:
@@ -71,7 +62,8 @@ class RestCompletion:
         self._connect_timeout = settings.strong_connect_timeout
         self._attempts = settings.strong_retries + 1
         self._system_prompt = settings.fallback_system_prompt if stage == "fallback" else None
-        self._session = _make_session(settings.strong_retries, settings.retry_after_cap)
+        self._retry_after_cap = settings.retry_after_cap
+        self._session = _make_session(settings.strong_retries)
 
     async def complete(self, messages: list[Message], *, timeout: float) -> Completion:
         """Run the blocking HTTP call in a worker thread, off the event loop."""
@@ -162,8 +154,17 @@ class RestCompletion:
             messages = [{"role": "system", "content": self._system_prompt}, *messages]
         payload: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0, **(extra or {})}
 
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self._attempts),
+            wait=_RetryAfterWait(self._retry_after_cap),
+            retry=tenacity.retry_if_result(_should_retry),
+            retry_error_callback=lambda state: state.outcome.result(),  # hand the last answer to the caller
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
         try:
-            return self._session.post(
+            return retrying(
+                self._session.post,
                 self._url,
                 json=payload,
                 headers={"Authorization": f"Bearer {self._key.get_secret_value()}"},
@@ -187,6 +188,12 @@ class RestCompletion:
                 f"{self._stage} model {self.model} is unreachable ({type(error).__name__}); check HYBRID_OPENAI_BASE_URL",
                 stage=self._stage, model=self.model, attempts=self._attempts, setting="HYBRID_OPENAI_BASE_URL",
             ) from None
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        response = state.outcome.result() if state.outcome is not None else None
+        status = getattr(response, "status_code", None)
+        logger.warning("%s model %s answered HTTP %s; retry %d of %d in %.1f s", self._stage, self.model, status,
+                       state.attempt_number, self._attempts - 1, state.next_action.sleep if state.next_action else 0.0)
 
     def _parse_event(self, data: str) -> dict[str, Any]:
         """Decode one server-sent event of the stream; an error event raises ProviderError."""
@@ -259,23 +266,55 @@ class RestCompletion:
         return f"RestCompletion(model={self.model!r}, url={self._url!r}, stage={self._stage!r})"
 
 
-def _make_session(retries: int, retry_after_cap: float) -> requests.Session:
-    retry = _CappedRetry(
-        total=retries,
-        connect=retries,
-        read=0,
-        status=retries,
-        backoff_factor=0.5,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=frozenset({"POST"}),
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-    retry.retry_after_cap = retry_after_cap
+def _make_session(retries: int) -> requests.Session:
+    """A session whose urllib3 Retry covers refused connections only; tenacity handles statuses."""
+    # read=False re-raises a read timeout as itself: the request may have reached the model,
+    # so resending it could bill twice.
+    retry = Retry(total=retries, connect=retries, read=False, status=0, other=0, backoff_factor=0.5,
+                  allowed_methods=frozenset({"POST"}), raise_on_status=False)
     session = requests.Session()
     session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=32))
     session.mount("https://", HTTPAdapter(max_retries=retry, pool_maxsize=32))
     return session
+
+
+def _should_retry(response: requests.Response) -> bool:
+    """Retry 429 and 5xx answers, except a 429 that reports an exhausted quota."""
+    if response.status_code not in RETRY_STATUSES:
+        return False
+    return not is_quota_exhausted(response.status_code, response.text[:2000])
+
+
+class _RetryAfterWait(tenacity.wait.wait_base):
+    """Wait as the answer's `Retry-After` says, capped; without it, back off exponentially."""
+
+    def __init__(self, cap: float) -> None:
+        self.cap = cap
+        self.backoff = tenacity.wait_exponential(multiplier=0.5, max=cap)
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        response = retry_state.outcome.result() if retry_state.outcome is not None else None
+        header = response.headers.get("Retry-After") if response is not None else None
+        seconds = parse_retry_after(header) if header else None
+        if seconds is None:
+            return float(self.backoff(retry_state))
+        return min(seconds, self.cap)
+
+
+def parse_retry_after(value: str) -> float | None:
+    """Return the wait a `Retry-After` header asks for, given as seconds or as an HTTP date."""
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def _reason(error: requests.exceptions.RetryError) -> str:

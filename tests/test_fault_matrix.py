@@ -172,3 +172,39 @@ def _nonce(request: dict[str, object]) -> str:
         if "<answer-" in content:
             return content.split("<answer-", 1)[1].split(">", 1)[0]
     return ""
+
+
+EMBED_FAULTS = {
+    "500": Fault.server_error(500),
+    "429": Fault.rate_limited(retry_after="1"),
+    "401": Fault.unauthorized(),
+    "malformed JSON": Fault(status=200, malformed=True),
+    "read timeout": Fault(status=200, delay_s=3.0),
+}
+
+
+@pytest.mark.parametrize("name", list(EMBED_FAULTS))
+def test_embedding_fault_routes_strong(name: str, fake_provider: FakeProvider, tmp_path: Path) -> None:
+    import torch
+
+    from hybrid.mf import OFFICIAL_CONFIG, mf_model_class, save_mf_checkpoint
+
+    MFModel, _ = mf_model_class()
+    save_mf_checkpoint(MFModel(**OFFICIAL_CONFIG), dict(OFFICIAL_CONFIG), {}, tmp_path / "official")
+    fake_provider.fault(EMBED_FAULTS[name], path="/v1/embeddings")
+    fake_provider.reply("4", model="gpt-4o", path=OPENAI_PATH)
+    settings = load_settings(embedder="openai", checkpoint=str(tmp_path / "official"), embed_timeout=1.0,
+                             openai_base_url=fake_provider.url + "/v1", openai_api_key="sk-matrix",
+                             groq_base_url=fake_provider.url, groq_api_key="gsk-matrix", strong_retries=0,
+                             log_path=tmp_path / "log.jsonl")
+    router = HybridRouter.from_settings(settings)
+    torch.manual_seed(0)
+
+    answer = router.ask(PROMPT, threshold=0.5)
+
+    record = answer.record
+    assert answer.model == "gpt-4o"
+    assert record.route.value == "strong"
+    assert record.win_rate is None
+    assert any("PredictionError" in error for error in record.errors)
+    assert calls(fake_provider, GROQ_PATH, WEAK_WIRE) == 0

@@ -1,0 +1,126 @@
+"""The `hybrid eval` subcommand: arguments and the handler that prints, saves and plots the evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_eval_parser", "run_eval"]
+
+logger = logging.getLogger("hybrid.evaluation")
+
+EXIT_USAGE = 2
+
+
+def add_eval_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add `eval` to the CLI's subcommands."""
+    parser = commands.add_parser(
+        "eval", help="score routers, the hybrid pipeline, random and the oracle on recorded benchmarks",
+        description="Compute RouteLLM's metrics (APGR, CPT(50%%), CPT(80%%)) with bootstrap intervals, against "
+                    "strong-call share and dollar cost, on decontaminated recorded benchmarks.",
+    )
+    parser.add_argument("--data", metavar="PATH", help="routellm-evals folder (default: download to the cache)")
+    parser.add_argument("--routerbench", metavar="PATH", help="RouterBench 0-shot folder; adds its ARC-Challenge, MBPP "
+                        "and Winogrande test splits")
+    parser.add_argument("--benchmark", action="append", metavar="NAME",
+                        help="limit to a benchmark (repeatable): mmlu_held_out, mmlu_held_out_with_hs_math, gsm8k, "
+                             "mt_bench, routerbench_arc-challenge, routerbench_mbpp, routerbench_winogrande")
+    parser.add_argument("--router", action="append", metavar="NAME_OR_DIR",
+                        help="router to evaluate (repeatable): a shipped checkpoint name or a checkpoint folder "
+                             "(default: every shipped checkpoint, the default one first)")
+    parser.add_argument("--no-hybrid", action="store_true", help="skip the hybrid pipeline replay")
+    parser.add_argument("--judge-false-accept", type=float, default=0.0,
+                        help="share of bad weak answers the replay judge accepts (0-1, default 0)")
+    parser.add_argument("--judge-false-reject", type=float, default=0.0,
+                        help="share of good weak answers the replay judge rejects (0-1, default 0)")
+    parser.add_argument("--mt-bench-cut", type=float, default=None,
+                        help="lowest GPT-4 score (1-10) the replay judge accepts on MT-Bench (default 8)")
+    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples per interval (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap, the random router and judge errors")
+    parser.add_argument("--cache", metavar="DIR", help="keep prompt embeddings in DIR and reuse them in later runs")
+    parser.add_argument("--json-out", metavar="FILE", default="hybrid-eval.json",
+                        help="write the results as JSON here (default: hybrid-eval.json; '' to skip)")
+    parser.add_argument("--plot", metavar="PNG", default="hybrid-eval.png",
+                        help="save the quality-against-cost chart here (default: hybrid-eval.png; '' to skip)")
+    parser.set_defaults(handler=run_eval)
+    return parser
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Run the evaluation that `args` describes, print the table and write the JSON file and the chart."""
+    from hybrid.evaluation.datasets import BENCHMARK_NAMES, ROUTERBENCH_PREFIX, load_eval_sets
+    from hybrid.evaluation.harness import EvalOptions, evaluate
+    from hybrid.evaluation.replay import JudgeNoise
+    from hybrid.evaluation.report import format_table, to_json
+    from hybrid.evaluation.routers import load_routers, shipped_router_names
+    from hybrid.predictor import SHIPPED_CHECKPOINT
+    from hybrid.settings import load_settings
+
+    try:
+        noise = JudgeNoise(false_accept=args.judge_false_accept, false_reject=args.judge_false_reject, seed=args.seed)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.resamples < 1:
+        print(f"error: --resamples {args.resamples} must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    if args.mt_bench_cut is not None and not 1.0 <= args.mt_bench_cut <= 10.0:
+        print(f"error: --mt-bench-cut {args.mt_bench_cut} is outside 1-10; pass a GPT-4 score such as 8", file=sys.stderr)
+        return EXIT_USAGE
+
+    benchmarks = args.benchmark or [name for name in BENCHMARK_NAMES
+                                    if args.routerbench or not name.startswith(ROUTERBENCH_PREFIX)]
+    unknown = [name for name in benchmarks if name not in BENCHMARK_NAMES]
+    if unknown:
+        print(f"error: unknown benchmark {unknown[0]!r}; use one of {', '.join(BENCHMARK_NAMES)}", file=sys.stderr)
+        return EXIT_USAGE
+    if any(name.startswith(ROUTERBENCH_PREFIX) for name in benchmarks) and not args.routerbench:
+        print("error: RouterBench benchmarks need --routerbench PATH, the RouterBench 0-shot folder", file=sys.stderr)
+        return EXIT_USAGE
+
+    settings = load_settings(args.settings)
+    names = args.router or _default_routers(SHIPPED_CHECKPOINT.name, shipped_router_names())
+    routers = load_routers(names, cache_dir=Path(args.cache) if args.cache else None)
+
+    routellm_dir = _routellm_dir(args.data) if any(not name.startswith(ROUTERBENCH_PREFIX) for name in benchmarks) else None
+    datasets = load_eval_sets(routellm_dir, Path(args.routerbench) if args.routerbench else None, benchmarks)
+
+    options = EvalOptions(resamples=args.resamples, seed=args.seed, hybrid=not args.no_hybrid, judge_noise=noise,
+                          mt_bench_cut=args.mt_bench_cut)
+    results = evaluate(datasets, routers, settings, options)
+
+    print(format_table(results))
+    if args.json_out:
+        context = {
+            "strong_model": settings.strong_model,
+            "weak_model": settings.weak_model,
+            "judge_model": settings.judge_model,
+            "routers": {name: {"checkpoint": predictor.checkpoint.source, "embedder": predictor.embedder.name}
+                        for name, predictor in routers.items()},
+            "resamples": args.resamples,
+            "seed": args.seed,
+            "judge_false_accept": args.judge_false_accept,
+            "judge_false_reject": args.judge_false_reject,
+            "mt_bench_cut": args.mt_bench_cut,
+        }
+        Path(args.json_out).write_text(to_json(results, context=context) + "\n", encoding="utf-8")
+        print(f"\nJSON: {args.json_out}")
+    if args.plot:
+        from hybrid.evaluation.plot import plot_evaluation
+
+        print(f"chart: {plot_evaluation(results, Path(args.plot))}")
+    return 0
+
+
+def _default_routers(default: str, shipped: list[str]) -> list[str]:
+    return [default, *(name for name in shipped if name != default)]
+
+
+def _routellm_dir(data: str | None) -> Path:
+    from hybrid.replay.data import resolve_data_dir
+    from hybrid.replay.download import DEFAULT_FILES, MMLU_FILES, ensure_data
+
+    return resolve_data_dir(data) if data else ensure_data(files=DEFAULT_FILES + MMLU_FILES)
