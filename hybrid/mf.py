@@ -23,7 +23,7 @@ from hybrid.errors import ConfigurationError, PredictionError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["MFCheckpoint", "load_mf_checkpoint", "mf_model_class", "save_mf_checkpoint"]
+__all__ = ["MFCheckpoint", "load_mf_checkpoint", "mf_model_class", "mf_model_for_vector", "save_mf_checkpoint"]
 
 EXPECTED_WEIGHTS = frozenset({"P.weight", "text_proj.0.weight", "classifier.0.weight"})
 METADATA_FILE = "hybrid.json"
@@ -114,6 +114,34 @@ class MFCheckpoint:
             vector = (classifier * (rows[0] - rows[1])) @ projection
 
         return vector.double().numpy()
+
+
+def mf_model_for_vector(vector: np.ndarray, strong_id: int, weak_id: int, config: dict[str, Any]) -> torch.nn.Module:
+    """Build an `MFModel` whose scoring vector for (strong_id, weak_id) is exactly `vector`.
+
+    Row `strong_id` of `P` is the first unit vector and row `weak_id` its negative,
+    so their normalised difference is twice the first unit vector; the classifier
+    keeps only the first coordinate, and the first row of the projection is
+    `vector / 2`. Every other weight is zero. This stores a logistic regression on
+    the embedding, fitted directly, in routellm's `mf` format.
+    """
+    import torch
+
+    values = np.asarray(vector, dtype=np.float64)
+    if values.shape != (int(config["text_dim"]),):
+        raise PredictionError(f"scoring vector has shape {values.shape}, but the config expects ({config['text_dim']},)")
+    if strong_id == weak_id:
+        raise PredictionError(f"strong and weak model ids are both {strong_id}; the pair needs two rows of P")
+
+    model = _build_model(config, source="a fitted scoring vector")
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.zero_()
+        model.P.weight[strong_id, 0] = 1.0
+        model.P.weight[weak_id, 0] = -1.0
+        model.classifier[0].weight[0, 0] = 1.0
+        model.text_proj[0].weight[0] = torch.as_tensor(values / 2.0, dtype=model.text_proj[0].weight.dtype)
+    return model.eval()
 
 
 def load_mf_checkpoint(source: str | Path) -> MFCheckpoint:

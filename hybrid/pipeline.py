@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from hybrid.answer_stream import AnswerStream, StreamHeader, iterate_pieces, split_text
 from hybrid.backends import Completion, CompletionBackend, JudgeBackend, Message
 from hybrid.cascade import Cascade
+from hybrid.context_limit import check_prompt_size, may_exceed
 from hybrid.costs import PriceTable
 from hybrid.decision_log import DecisionLog
 from hybrid.errors import (
@@ -138,6 +139,12 @@ class HybridRouter:
         text = last_user_text(normalize_messages(prompt_or_messages))
         return decide(self.predictor, text, self._threshold(threshold))
 
+    async def aroute(self, prompt_or_messages: str | Sequence[Mapping[str, object]],
+                     threshold: float | None = None) -> RouteDecision:
+        """Like `route`, with the embedding and scoring run in a worker thread, off the event loop."""
+        text = last_user_text(normalize_messages(prompt_or_messages))
+        return await asyncio.to_thread(decide, self.predictor, text, self._threshold(threshold))
+
     def ask(self, prompt_or_messages: str | Sequence[Mapping[str, object]], *, mode: str = "hybrid",
             threshold: float | None = None) -> Answer:
         """Synchronous `aask`; also works inside a running event loop, such as Jupyter's."""
@@ -149,6 +156,8 @@ class HybridRouter:
         chosen_mode = _parse_mode(mode)
         messages = normalize_messages(prompt_or_messages)
         text = last_user_text(messages)
+        if may_exceed(messages, self.strong.model):
+            await asyncio.to_thread(check_prompt_size, messages, self.strong.model)
         trace = self._new_trace(chosen_mode, text)
 
         try:
@@ -175,6 +184,8 @@ class HybridRouter:
         chosen_mode = _parse_mode(mode)
         messages = normalize_messages(prompt_or_messages)
         text = last_user_text(messages)
+        if may_exceed(messages, self.strong.model):
+            await asyncio.to_thread(check_prompt_size, messages, self.strong.model)
         trace = self._new_trace(chosen_mode, text)
 
         try:

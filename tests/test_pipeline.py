@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from pathlib import Path
 
 import litellm
 import pytest
 
 from fakeprovider import Fault, FakeProvider, verdict_text
-from hybrid import ConfigurationError, HybridRouter, ModelNotFoundError, ProviderError
+from hybrid import ConfigurationError, HybridRouter, InputError, ModelNotFoundError, ProviderError
 from hybrid.decision_log import read_records
 from hybrid.record import FallbackReason, Route, Stage, Verdict
 from hybrid.settings import load_settings
@@ -286,3 +287,66 @@ def test_hash_policy_keeps_text_out(fake_provider: FakeProvider, tmp_path: Path,
     import hashlib
     assert record["prompt_sha256"] == hashlib.sha256(b"Capital of France?").hexdigest()
     assert record["answer_sha256"] == hashlib.sha256(b"Paris is the capital.").hexdigest()
+
+
+def test_prompt_over_context_rejected(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
+    limit = litellm.model_cost["gpt-4o"]["max_input_tokens"]
+    router = make_router(fake_provider, tmp_path, shipped_predictor)
+
+    with pytest.raises(InputError, match=f"more than the {limit}"):
+        router.ask("word " * (limit + 10))
+
+    assert fake_provider.requests == []
+
+
+def test_multi_turn_weak_sees_all_judge_sees_last(fake_provider: FakeProvider, tmp_path: Path,
+                                                  shipped_predictor: object) -> None:
+    fake_provider.reply("It is 6.", model=WEAK_WIRE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("accept", model=JUDGE_MODEL, path=GROQ_PATH)
+    router = make_router(fake_provider, tmp_path, shipped_predictor)
+    conversation = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What is 2 + 2?"},
+        {"role": "assistant", "content": "4"},
+        {"role": "user", "content": "And 3 + 3?"},
+    ]
+
+    record = router.ask(conversation, threshold=1.0).record
+
+    weak_request, judge_request = calls(fake_provider, GROQ_PATH)
+    assert weak_request.body["messages"] == conversation
+    judged = judge_request.body["messages"][-1]["content"]
+    assert "And 3 + 3?" in judged and "What is 2 + 2?" not in judged
+    assert record.win_rate == pytest.approx(float(shipped_predictor.win_rates(["And 3 + 3?"])[0]))
+    assert record.prompt == "And 3 + 3?"
+
+
+def test_aroute_keeps_loop_responsive(tmp_path: Path, shipped_predictor: object) -> None:
+    """Routing runs in a worker thread: the loop keeps ticking while uncached prompts are embedded."""
+    settings = load_settings(log_path=tmp_path / "log.jsonl")
+    router = HybridRouter.from_settings(settings, predictor=shipped_predictor.inner)
+    # Prompts near MiniLM's 256-token window take about 100 ms each to embed here, so
+    # scoring them on the loop itself would show lags far above the bound below.
+    prompts = [f"Explain topic number {n} in depth, with examples and caveats. " * 12 for n in range(40)]
+    lags: list[float] = []
+
+    async def run() -> list[object]:
+        done = asyncio.Event()
+
+        async def tick() -> None:
+            while not done.is_set():
+                started = time.perf_counter()
+                await asyncio.sleep(0.005)
+                lags.append(time.perf_counter() - started - 0.005)
+
+        ticker = asyncio.create_task(tick())
+        decisions = [await router.aroute(prompt, threshold=0.5) for prompt in prompts]
+        done.set()
+        await ticker
+        return decisions
+
+    decisions = asyncio.run(run())
+
+    assert len(decisions) == len(prompts)
+    assert len(lags) > 10
+    assert max(lags) < 0.05, f"max event-loop lag {max(lags) * 1000:.1f} ms"
