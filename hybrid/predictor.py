@@ -44,7 +44,7 @@ __all__ = [
 logger = logging.getLogger("hybrid.predictor")
 
 CHECKPOINTS_DIR = Path(__file__).parent / "checkpoints"
-SHIPPED_CHECKPOINT = CHECKPOINTS_DIR / "mf-minilm"
+SHIPPED_CHECKPOINT = CHECKPOINTS_DIR / "mf-wordllama-length"
 OFFICIAL_CHECKPOINT = "routellm/mf_gpt4_augmented"
 
 # RouteLLM's README routes with `router-mf-0.11593`, the threshold it calibrated to

@@ -50,6 +50,8 @@ __all__ = [
     "predict_win_rates",
     "score_benchmark",
     "train_router",
+    "training_domains",
+    "training_items",
 ]
 
 logger = logging.getLogger("hybrid.training")
@@ -203,7 +205,7 @@ def train_router(
 
     evaluation_sets = load_evaluation_sets(data_dir, HELD_OUT_MMLU_DOMAINS)
     train_domains = training_domains(data_dir)
-    train_items = _training_items(data_dir, train_domains, evaluation_sets)
+    train_items = training_items(data_dir, train_domains, evaluation_sets)
     prompts = [item.prompt for item in train_items]
     logger.info("training on %d prompts from %d MMLU subjects", len(prompts), len(train_domains))
 
@@ -455,7 +457,7 @@ def _pair_logits(model: torch.nn.Module, pair: torch.Tensor, embeddings: torch.T
     return scores[:, 0] - scores[:, 1]
 
 
-def _training_items(
+def training_items(
     data_dir: Path, domains: Sequence[str], evaluation_sets: Sequence[EvaluationSet]
 ) -> list[RecordedItem]:
     """Load the training subjects, leaving out prompts whose text also occurs in an evaluation set."""
