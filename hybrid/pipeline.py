@@ -153,11 +153,7 @@ class HybridRouter:
     async def aask(self, prompt_or_messages: str | Sequence[Mapping[str, object]], *, mode: str = "hybrid",
                    threshold: float | None = None) -> Answer:
         """Answer a prompt or a message list in the given mode and write its decision record."""
-        chosen_mode = _parse_mode(mode)
-        messages = normalize_messages(prompt_or_messages)
-        text = last_user_text(messages)
-        if may_exceed(messages, self.strong.model):
-            await asyncio.to_thread(check_prompt_size, messages, self.strong.model)
+        chosen_mode, messages, text = await self._validate(prompt_or_messages, mode)
         trace = self._new_trace(chosen_mode, text)
 
         try:
@@ -181,11 +177,7 @@ class HybridRouter:
         `AnswerStream.start` or during the iteration. The decision record is
         written once the answer is complete or has failed.
         """
-        chosen_mode = _parse_mode(mode)
-        messages = normalize_messages(prompt_or_messages)
-        text = last_user_text(messages)
-        if may_exceed(messages, self.strong.model):
-            await asyncio.to_thread(check_prompt_size, messages, self.strong.model)
+        chosen_mode, messages, text = await self._validate(prompt_or_messages, mode)
         trace = self._new_trace(chosen_mode, text)
 
         try:
@@ -236,6 +228,16 @@ class HybridRouter:
                     completion_tokens=completion.completion_tokens)
         records.append(trace.finish(completion))
         self._write(records[0])
+
+    async def _validate(self, prompt_or_messages: str | Sequence[Mapping[str, object]],
+                        mode: str) -> tuple[Mode, list[Message], str]:
+        """Check the mode and the messages, and that they fit the strong model's context, before any call."""
+        chosen_mode = _parse_mode(mode)
+        messages = normalize_messages(prompt_or_messages)
+        text = last_user_text(messages)
+        if may_exceed(messages, self.strong.model):
+            await asyncio.to_thread(check_prompt_size, messages, self.strong.model)
+        return chosen_mode, messages, text
 
     def _new_trace(self, mode: Mode, text: str) -> StrategyTrace:
         return StrategyTrace(request_id=uuid.uuid4().hex, mode=mode, prompt=text, prices=self.prices,

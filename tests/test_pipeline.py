@@ -321,13 +321,20 @@ def test_multi_turn_weak_sees_all_judge_sees_last(fake_provider: FakeProvider, t
     assert record.prompt == "And 3 + 3?"
 
 
-def test_aroute_keeps_loop_responsive(tmp_path: Path, shipped_predictor: object) -> None:
-    """Routing runs in a worker thread: the loop keeps ticking while uncached prompts are embedded."""
-    settings = load_settings(log_path=tmp_path / "log.jsonl")
-    router = HybridRouter.from_settings(settings, predictor=shipped_predictor.inner)
-    # Prompts near MiniLM's 256-token window take about 100 ms each to embed here, so
-    # scoring them on the loop itself would show lags far above the bound below.
-    prompts = [f"Explain topic number {n} in depth, with examples and caveats. " * 12 for n in range(40)]
+def test_aroute_keeps_loop_responsive(fake_provider: FakeProvider, tmp_path: Path) -> None:
+    """Routing runs in a worker thread: the loop keeps ticking while each embedding call takes 100 ms."""
+    import torch
+
+    from hybrid.mf import OFFICIAL_CONFIG, mf_model_class, save_mf_checkpoint
+
+    MFModel, _ = mf_model_class()
+    torch.manual_seed(0)
+    save_mf_checkpoint(MFModel(**OFFICIAL_CONFIG), dict(OFFICIAL_CONFIG), {}, tmp_path / "official")
+    fake_provider.fault(Fault(status=200, delay_s=0.1), path="/v1/embeddings")
+    settings = load_settings(embedder="openai", checkpoint=str(tmp_path / "official"), log_path=tmp_path / "log.jsonl",
+                             openai_base_url=fake_provider.url + "/v1", openai_api_key=OPENAI_KEY)
+    router = HybridRouter.from_settings(settings)
+    prompts = [f"Explain topic number {n} in depth." for n in range(10)]
     lags: list[float] = []
 
     async def run() -> list[object]:
@@ -348,5 +355,6 @@ def test_aroute_keeps_loop_responsive(tmp_path: Path, shipped_predictor: object)
     decisions = asyncio.run(run())
 
     assert len(decisions) == len(prompts)
-    assert len(lags) > 10
+    assert len(fake_provider.requests_to("/v1/embeddings")) == len(prompts)
+    assert len(lags) > 50  # about 1 s of routing at one tick per 5 ms
     assert max(lags) < 0.05, f"max event-loop lag {max(lags) * 1000:.1f} ms"
