@@ -122,9 +122,9 @@ def calibrate_hybrid(
 ) -> HybridCalibration:
     """Return the router threshold and judge cut with the lowest mean cost that reach `target_quality`.
 
-    A prompt below the threshold gets the weak answer; the judge accepts it when
-    its score reaches the cut, and otherwise the strong model answers as the
-    fallback. Its cost is then the weak call, the judge call and the fallback.
+    A prompt below the threshold gets the weak answer, which the judge accepts
+    when its score reaches the cut. Otherwise the strong model answers as the
+    fallback, and the prompt costs the weak call, the judge call and the fallback.
     Costs default to 1 per strong call and 0 per weak or judge call.
     """
     rates = _rates(win_rates)
@@ -219,7 +219,7 @@ def _rates(win_rates: Sequence[float] | np.ndarray) -> np.ndarray:
         raise InputError("cannot calibrate a threshold on zero prompts; pass at least one win rate")
     outside = np.flatnonzero(~((rates >= 0.0) & (rates <= 1.0)))
     if outside.size:
-        raise InputError(f"win rate {rates[outside[0]]!r} at position {outside[0]} is outside [0, 1]")
+        raise InputError(f"win rate {float(rates[outside[0]])!r} at position {outside[0]} is outside [0, 1]")
     return rates
 
 
@@ -238,8 +238,8 @@ def _column(rates: np.ndarray, values: Sequence[float] | np.ndarray, name: str) 
 
 
 def _pair(rates: np.ndarray, strong: Sequence[float] | np.ndarray, weak: Sequence[float] | np.ndarray,
-          what: str) -> tuple[np.ndarray, np.ndarray]:
-    return _column(rates, strong, f"strong {what}"), _column(rates, weak, f"weak {what}")
+          quantity: str) -> tuple[np.ndarray, np.ndarray]:
+    return _column(rates, strong, f"strong {quantity}"), _column(rates, weak, f"weak {quantity}")
 
 
 def _costs(rates: np.ndarray, strong_cost: Sequence[float] | np.ndarray | None,

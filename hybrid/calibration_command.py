@@ -36,7 +36,7 @@ def add_calibrate_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    """Print the calibrated threshold(s) that `args` asks for."""
+    """Print the calibrated thresholds that `args` requests."""
     from hybrid.calibration import calibrate_hybrid, strong_share_at, threshold_for_quality, threshold_for_strong_share
     from hybrid.calibration_data import read_calibration_file
 

@@ -3,8 +3,8 @@
 A file is JSONL when its name ends in `.jsonl` or `.json`, and CSV otherwise.
 Each row needs a `prompt` (text to score with the router) or a `win_rate`
 (already scored). Decision-log lines carry the win rate their request was
-routed with, so re-scoring a log needs no model call; lines without one (modes
-that do not route) are skipped.
+routed with, so re-scoring a log needs no model call. Lines without one, from
+modes that do not route, are skipped.
 
 Labelled rows add `strong_quality` and `weak_quality` (a number, or true/false
 for correctness), and optionally `judge_score` (the judge's grade of the weak
@@ -39,7 +39,7 @@ _DECISION_LOG_KEYS = ("request_id", "schema_version")
 class CalibrationRows:
     """The usable rows of a calibration file.
 
-    `win_rates` is set when every row has one, otherwise `prompts` holds the
+    `win_rates` is set when every row has one, otherwise `prompts` contains the
     texts to score. `labels` maps each label column present to its values.
     """
 
@@ -134,7 +134,7 @@ def _win_rates(rows: Sequence[dict[str, Any]], source: Path) -> np.ndarray | Non
     rates = _numbers(rows, "win_rate", source, required=True)
     outside = np.flatnonzero((rates < 0.0) | (rates > 1.0))
     if outside.size:
-        raise InputError(f"{source} row {outside[0] + 1}: win_rate {rates[outside[0]]!r} is outside [0, 1]")
+        raise InputError(f"{source} row {outside[0] + 1}: win_rate {float(rates[outside[0]])!r} is outside [0, 1]")
     return rates
 
 

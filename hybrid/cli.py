@@ -66,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--output", metavar="DIR", help="where to write the checkpoint (default: the shipped one)")
     train.add_argument("--recipe", default="weak_fails", help="label recipe: weak_fails, ties_weak or routellm")
     train.add_argument("--json", action="store_true", help="print the training report as JSON")
+    train.add_argument("--fit", choices=["mf", "logistic"], default="mf",
+                       help="mf: routellm's MF training on MiniLM embeddings (output default: mf-minilm); logistic: one "
+                            "L2-regularised logistic regression stored in MF form (output default: the shipped router)")
+    train.add_argument("--embedder", choices=["minilm", "wordllama"], default="wordllama",
+                       help="with --fit logistic: the prompt embedder (default: wordllama)")
+    train.add_argument("--features", default="log_chars",
+                       help="with --fit logistic: comma-separated prompt features for the feature head, '' for none "
+                            "(default: log_chars)")
+    train.add_argument("--l2", type=float, default=10.0, help="with --fit logistic: L2 penalty, scikit-learn's 1/C (default: 10)")
     train.set_defaults(handler=_train)
 
     demo = commands.add_parser("demo", help="compare the routing modes on recorded answers")
@@ -202,8 +211,18 @@ def _train(args: argparse.Namespace) -> int:
     from hybrid.training import DEFAULT_CHECKPOINT_DIR, train_router
 
     data_dir = resolve_data_dir(args.data) if args.data else ensure_data(files=DEFAULT_FILES + MMLU_FILES)
-    output = Path(args.output) if args.output else DEFAULT_CHECKPOINT_DIR
-    report = train_router(data_dir, output, recipe=args.recipe, progress=not args.json)
+    if args.fit == "logistic":
+        from hybrid.embedders import make_embedder
+        from hybrid.linear_training import train_linear_router
+        from hybrid.predictor import SHIPPED_CHECKPOINT
+
+        features = [name.strip() for name in args.features.split(",") if name.strip()]
+        report = train_linear_router(data_dir, Path(args.output) if args.output else SHIPPED_CHECKPOINT,
+                                     make_embedder(args.embedder), features=features, recipe=args.recipe, l2=args.l2,
+                                     progress=not args.json)
+    else:
+        output = Path(args.output) if args.output else DEFAULT_CHECKPOINT_DIR
+        report = train_router(data_dir, output, recipe=args.recipe, progress=not args.json)
 
     scores = [
         {"benchmark": score.benchmark, "prompts": score.prompts, "apgr": score.apgr, "ci_low": score.ci_low,

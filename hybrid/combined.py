@@ -74,8 +74,7 @@ class FeatureHead:
 
 def apply_head(head: FeatureHead, mf_logits: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     """Return the win rates of `texts` given their `mf` logits."""
-    columns = [FEATURE_NAMES.index(name) for name in head.feature_names]
-    features = prompt_features(texts)[:, columns]
+    features = prompt_features(texts, head.feature_names)
     standardised = (features - np.asarray(head.mean)) / np.asarray(head.scale)
 
     logits = head.embedding_weight * mf_logits + standardised @ np.asarray(head.weights) + head.bias

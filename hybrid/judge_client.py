@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -39,6 +40,7 @@ class GroqJudge:
         self._base_url = groq_sdk_base_url(settings.groq_base_url)
         self._retries = settings.judge_retries
         self._client: Any = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
         import groq  # noqa: F401  # import at start-up rather than inside the first request
 
     async def judge(self, messages: list[Message], *, timeout: float) -> JudgeReply:
@@ -80,15 +82,19 @@ class GroqJudge:
         )
 
     def _get_client(self) -> Any:
-        """Build the SDK client on first use, once a key is known to exist."""
+        """Return the SDK client for the running event loop, once a key is known to exist."""
         if self._key is None or not self._key.get_secret_value():
             raise ConfigurationError(
                 "the judge needs a Groq API key; set HYBRID_GROQ_API_KEY or GROQ_API_KEY",
                 setting="HYBRID_GROQ_API_KEY",
             )
-        if self._client is None:
+        # The SDK's connection pool belongs to the event loop that opened it, and each
+        # synchronous `ask` runs on a fresh loop, so a client is built per loop.
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
             import groq
 
+            self._client_loop = loop
             self._client = groq.AsyncGroq(
                 api_key=self._key.get_secret_value(), base_url=self._base_url, max_retries=self._retries
             )

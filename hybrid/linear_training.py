@@ -5,8 +5,8 @@ prompt features from `hybrid.features`. Its embedding weights become the `mf`
 model's scoring vector (`hybrid.mf.mf_model_for_vector`); the feature weights and
 the intercept become the checkpoint's feature head (`hybrid.combined`). Without
 features, no head is stored and the intercept is dropped, because `mf` scores
-have no bias term; that shifts every win rate alike and leaves the ranking and
-the calibrated thresholds' shares unchanged.
+have no bias term. Dropping it shifts every logit alike, so the ranking and the
+strong-call shares of the calibrated thresholds stay the same.
 
 Training data follow `hybrid.training`: the training MMLU subjects only, no
 prompt that also occurs in an evaluation set, and never GSM8K, MT-Bench or
@@ -113,8 +113,7 @@ def train_linear_router(
 
     started = time.perf_counter()
     keep, labels = make_labels(items, recipe)
-    columns = [FEATURE_NAMES.index(name) for name in features]
-    raw_features = prompt_features(prompts)[:, columns]
+    raw_features = prompt_features(prompts, features)
     mean = raw_features.mean(axis=0)
     scale = raw_features.std(axis=0)
     scale[scale == 0] = 1.0

@@ -2,8 +2,8 @@
 
 With two models, RouteLLM's `mf` score is a logistic regression on a linear
 projection of the embedding, without a bias term. Fitting that regression
-directly is convex, so it converges to one optimum, and its L2 penalty is the
-regulariser; the result is stored in `mf` form by `hybrid.mf.mf_model_for_vector`.
+directly is a convex problem with one optimum, and its L2 penalty is the
+regulariser. `hybrid.mf.mf_model_for_vector` stores the result in `mf` form.
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ def mf_model_for_vector(vector: np.ndarray, strong_id: int, weak_id: int, config
     """Build an `MFModel` whose scoring vector for (strong_id, weak_id) is exactly `vector`.
 
     Row `strong_id` of `P` is the first unit vector and row `weak_id` its negative,
-    so their normalised difference is twice the first unit vector; the classifier
+    so their normalised difference is twice the first unit vector. The classifier
     keeps only the first coordinate, and the first row of the projection is
     `vector / 2`. Every other weight is zero. This stores a logistic regression on
     the embedding, fitted directly, in routellm's `mf` format.

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from hybrid.answer_stream import AnswerStream, StreamHeader, iterate_pieces, split_text
 from hybrid.backends import Completion, CompletionBackend, JudgeBackend, Message
@@ -40,13 +39,11 @@ from hybrid.predictor import Predictor, RouteDecision, build_predictor, decide
 from hybrid.record import DecisionRecord, FallbackReason, Mode, Route, Stage, Verdict
 from hybrid.settings import HybridSettings, load_settings
 from hybrid.strategy import StrategyTrace, TimedBackend
+from hybrid.sync import run_sync
 
 __all__ = ["Answer", "HybridRouter", "StreamingBackend"]
 
 logger = logging.getLogger("hybrid")
-
-T = TypeVar("T")
-
 
 @runtime_checkable
 class StreamingBackend(Protocol):
@@ -148,7 +145,7 @@ class HybridRouter:
     def ask(self, prompt_or_messages: str | Sequence[Mapping[str, object]], *, mode: str = "hybrid",
             threshold: float | None = None) -> Answer:
         """Synchronous `aask`; also works inside a running event loop, such as Jupyter's."""
-        return _run_sync(self.aask(prompt_or_messages, mode=mode, threshold=threshold))
+        return run_sync(self.aask(prompt_or_messages, mode=mode, threshold=threshold))
 
     async def aask(self, prompt_or_messages: str | Sequence[Mapping[str, object]], *, mode: str = "hybrid",
                    threshold: float | None = None) -> Answer:
@@ -382,28 +379,3 @@ def _stream_header(trace: StrategyTrace, decision: RouteDecision | None, model: 
 
 def _fmt(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.6g}"
-
-
-def _run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-
-    # A loop already runs in this thread (Jupyter): run the coroutine on a fresh
-    # loop in a helper thread and wait for it.
-    result: dict[str, Any] = {}
-
-    def runner() -> None:
-        try:
-            result["value"] = asyncio.run(coroutine)
-        except BaseException as error:  # re-raised in the caller's thread
-            result["error"] = error
-
-    thread = threading.Thread(target=runner, name="hybrid-ask")
-    thread.start()
-    thread.join()
-    if "error" in result:
-        raise result["error"]
-    return result["value"]
-

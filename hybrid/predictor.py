@@ -5,9 +5,9 @@ Routes follow RouteLLM: the strong model is chosen when `win_rate >= threshold`.
 A checkpoint scores the model pair it was trained on, named by `trained_pair`
 in its `hybrid.json` (routellm's published checkpoint: GPT-4-1106 against
 Mixtral-8x7B). The configured strong and weak models do not change the score, so
-`build_predictor` logs a warning when they differ from that pair: the win rate
+`build_predictor` logs a warning when they differ from that pair. The win rate
 then only ranks prompts, and the threshold should be calibrated on the user's
-own prompts (`hybrid calibrate`).
+own prompts with `hybrid calibrate`.
 """
 
 from __future__ import annotations

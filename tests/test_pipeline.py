@@ -358,3 +358,15 @@ def test_aroute_keeps_loop_responsive(fake_provider: FakeProvider, tmp_path: Pat
     assert len(fake_provider.requests_to("/v1/embeddings")) == len(prompts)
     assert len(lags) > 50  # about 1 s of routing at one tick per 5 ms
     assert max(lags) < 0.05, f"max event-loop lag {max(lags) * 1000:.1f} ms"
+
+
+def test_sequential_asks_reuse_judge(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
+    """Each synchronous ask runs on its own event loop; the judge must still answer every time."""
+    fake_provider.reply("4", model=WEAK_WIRE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("accept", model=JUDGE_MODEL, path=GROQ_PATH)
+    router = make_router(fake_provider, tmp_path, shipped_predictor)
+
+    records = [router.ask(f"What is {n} + {n}?", threshold=1.0).record for n in range(3)]
+
+    assert [record.verdict for record in records] == [Verdict.ACCEPT] * 3
+    assert [record.fallback_reason for record in records] == [None] * 3

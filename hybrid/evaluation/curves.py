@@ -1,10 +1,10 @@
 """Routing curves of any two-path method, their APGR and CPT, and bootstrap intervals over prompts.
 
-A routing method gives each prompt a score and, per prompt, two outcomes: the
-one it takes when the score reaches the threshold (for a plain router, the
-strong model's answer) and the one it takes otherwise (the weak model's answer,
-or for the hybrid pipeline, the weak answer with the judge and the fallback).
-Each outcome has a quality, a dollar cost and a number of strong-model calls.
+A routing method gives each prompt a score and two outcomes. It takes the first
+when the score reaches the threshold: for a plain router, the strong model's
+answer. It takes the second otherwise: the weak model's answer, or for the
+hybrid pipeline, the weak answer with the judge and the fallback. Each outcome
+has a quality, a dollar cost and a number of strong-model calls.
 
 Thresholds follow RouteLLM's evals, as `hybrid.metrics` describes: the scores'
 quantiles at 0, 1/k, ..., 1, with `>=` at every threshold but the last, which
@@ -94,7 +94,7 @@ class Interval:
     high: float
 
     def overlaps(self, other: Interval) -> bool:
-        """Whether the two intervals share any value, so neither is shown to be higher."""
+        """Return whether the two intervals share any value, in which case neither is shown to be higher."""
         return self.low <= other.high and other.low <= self.high
 
 

@@ -87,7 +87,7 @@ class EvalSet:
 
     @property
     def has_answers(self) -> bool:
-        """Whether the recording holds answer text, which the hybrid pipeline replay needs."""
+        """Whether the recording contains answer text, which the hybrid pipeline replay needs."""
         return self.name not in (MMLU_HELD_OUT, MMLU_WITH_EXCLUDED)
 
 

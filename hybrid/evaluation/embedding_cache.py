@@ -69,7 +69,7 @@ class CachedEmbedder:
                 raise DataError(f"embedding cache shard {shard} is unreadable ({error}); delete it and run again") from error
             if vectors.shape != (len(keys), self.dim):
                 raise DataError(
-                    f"embedding cache shard {shard} holds vectors of shape {vectors.shape}, but the {self.name} "
+                    f"embedding cache shard {shard} contains vectors of shape {vectors.shape}, but the {self.name} "
                     f"embedder returns {self.dim} dimensions; delete {self.folder} and run again"
                 )
             self._vectors.update(zip(keys.tolist(), vectors, strict=True))

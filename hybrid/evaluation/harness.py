@@ -43,7 +43,7 @@ HYBRID_PREFIX = "hybrid"
 
 @dataclass(frozen=True)
 class EvalOptions:
-    """What `evaluate` computes: bootstrap size, seed, the hybrid replay and its judge."""
+    """Options of `evaluate`: bootstrap size, seed, the hybrid replay and its judge."""
 
     resamples: int = 1000
     seed: int = 0

@@ -26,8 +26,8 @@ class PublishedFigure:
     note: str
 
 
-# NOTE: these APGR values were transcribed into this project's requirements from the paper's tables
-# and were not re-read from the paper here; its CPT figures are not transcribed.
+# NOTE: these APGR values are copied from the paper's Tables 1-3 as quoted to this project, not re-checked
+# against the paper itself. The paper's CPT figures are not included.
 PUBLISHED_MF: tuple[PublishedFigure, ...] = (
     PublishedFigure("mt_bench", 0.802, "same 72 decontaminated turn-1 questions"),
     PublishedFigure("mmlu_held_out", 0.597, "the paper scores all 57 MMLU subjects, not the 12 held out here"),

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hybrid.sync import run_sync
 from hybrid.backends import JudgeBackend, JudgeReply, Message
 from hybrid.evaluation.curves import Outcome
 from hybrid.evaluation.datasets import ROUTERBENCH_PREFIX, EvalSet
@@ -78,7 +79,8 @@ class NoisyJudge:
 
     async def judge(self, messages: list[Message], *, timeout: float) -> JudgeReply:
         reply = await self.inner.judge(messages, timeout=timeout)
-        verdict = json.loads(reply.raw).get("verdict")
+        fields = json.loads(reply.raw)
+        verdict = fields.get("verdict")
         rate = self.noise.false_reject if verdict == "accept" else self.noise.false_accept
         if rate <= 0.0 or verdict not in ("accept", "reject"):
             return reply
@@ -88,8 +90,10 @@ class NoisyJudge:
         if int.from_bytes(digest[:8], "big") / 2**64 >= rate:
             return reply
 
-        flipped = "reject" if verdict == "accept" else "accept"
-        raw = json.dumps({"verdict": flipped, "reason": "replay judge error drawn by the evaluation"})
+        # Only the verdict changes: other fields, such as the nonce the pipeline checks, are kept.
+        fields["verdict"] = "reject" if verdict == "accept" else "accept"
+        fields["reason"] = "replay judge error drawn by the evaluation"
+        raw = json.dumps(fields)
         return JudgeReply(raw=raw, model=reply.model, prompt_tokens=reply.prompt_tokens,
                           completion_tokens=reply.completion_tokens)
 
@@ -157,7 +161,7 @@ def _run(router: HybridRouter, prompts: list[str], mode: Mode) -> list[DecisionR
 
         return list(await asyncio.gather(*(one(prompt) for prompt in prompts)))
 
-    return asyncio.run(run_all())
+    return run_sync(run_all())
 
 
 def _outcome(dataset: EvalSet, records: list[DecisionRecord], strong_model: str) -> Outcome:

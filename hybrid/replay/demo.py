@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hybrid.sync import run_sync
 from hybrid.calibration import threshold_for_strong_share
 from hybrid.decision_log import DecisionLog
 from hybrid.pipeline import HybridRouter
@@ -120,7 +121,7 @@ def _run_routellm(settings: HybridSettings, data_dir: Path, benchmarks: tuple[st
         if cascade and name in CASCADE_BENCHMARKS:
             policies["cascade"] = Mode.CASCADE
         for policy_name, mode in policies.items():
-            records = asyncio.run(_replay(router, [item.prompt for item in items], mode, chosen))
+            records = run_sync(_replay(router, [item.prompt for item in items], mode, chosen))
             quality = [_quality(item, strong=record.final_model == strong_model)
                        for item, record in zip(items, records, strict=True)]
             metric = "accuracy" if items[0].strong_correct is not None else "mean GPT-4 score (1-10)"
@@ -142,7 +143,7 @@ def _run_routerbench(settings: HybridSettings, data_dir: Path, *, log: DecisionL
 
     results = []
     for policy_name, mode in ROUTERBENCH_POLICIES.items():
-        records = asyncio.run(_replay(router, [item.prompt for item in items], mode, None))
+        records = run_sync(_replay(router, [item.prompt for item in items], mode, None))
         # Every replayed request returns an answer or raises, so final_model is set.
         quality = [float(item.correct[record.final_model or ""]) for item, record in zip(items, records, strict=True)]
         results.append(_summarise(ROUTERBENCH, policy_name, records, quality, "accuracy", routerbench.STRONG_MODEL))
