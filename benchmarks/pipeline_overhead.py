@@ -1,9 +1,10 @@
 """Pipeline overhead: `HybridRouter.aask` on the weak-accepted path against the bare HTTP calls it makes.
 
-A loopback provider on 127.0.0.1 replies at once, so the difference between one
-`aask` (route, weak call, judge call, verdict parsing, decision record and log
-line) and the same weak and judge calls made directly through the same clients
-is what hybrid adds per request. Both are timed in the same run, interleaved.
+A loopback provider on 127.0.0.1 replies at once. One `aask` routes, calls the
+weak model and the judge, parses the verdict and writes the decision record and
+its log line. The same weak and judge calls made directly through the same
+clients take the rest, so the difference is what hybrid adds per request. Both
+are timed in the same run, interleaved.
 
 Run from the repository root:
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import statistics
 import sys
@@ -41,6 +43,8 @@ def main() -> None:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # LiteLLM logs one INFO line per completion, which would bury the results.
+    logging.getLogger("LiteLLM").setLevel(logging.WARNING)
     sys.path.insert(0, str(REPO / "tests"))
     from fakeprovider import FakeProvider
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 import numpy as np
 
@@ -77,8 +77,8 @@ class WordLlamaEmbedder:
     dim = 256
 
     def __init__(self) -> None:
-        import wordllama
-        from wordllama import WordLlama
+        wordllama = _import_keeping_logging("wordllama")
+        WordLlama = wordllama.WordLlama
 
         # wordllama 0.4 looks for its tokenizer in a `tokenizer/` folder and downloads it from the
         # Hugging Face Hub when that is missing, but the wheel ships it in `tokenizers/`. Pointing the
@@ -170,3 +170,21 @@ def make_embedder(name: str, **openai_options: object) -> Embedder:
         f"unknown embedder {name!r}; set HYBRID_EMBEDDER to one of {', '.join(map(repr, EMBEDDER_NAMES))}",
         setting="HYBRID_EMBEDDER",
     )
+
+
+def _import_keeping_logging(name: str) -> Any:
+    """Import a module that calls `logging.basicConfig` at import time, then undo that call.
+
+    wordllama 0.4 configures the root logger at INFO when imported, which would
+    make every application that uses hybrid print each decision line.
+    """
+    import importlib
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    module = importlib.import_module(name)
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    return module

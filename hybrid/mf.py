@@ -133,7 +133,8 @@ def mf_model_for_vector(vector: np.ndarray, strong_id: int, weak_id: int, config
     if strong_id == weak_id:
         raise PredictionError(f"strong and weak model ids are both {strong_id}; the pair needs two rows of P")
 
-    model = _build_model(config, source="a fitted scoring vector")
+    # Typed as Any because torch types submodule attributes as `Tensor | Module`.
+    model: Any = _build_model(config, source="a fitted scoring vector")
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.zero_()

@@ -38,7 +38,7 @@ def fake_provider() -> Iterator[FakeProvider]:
 
 @pytest.fixture(scope="session")
 def shipped_predictor() -> object:
-    """The shipped MF checkpoint with the MiniLM embedder, loaded once per test session."""
+    """The shipped default router checkpoint with its embedder, loaded once per test session."""
     from hybrid.predictor import CachedPredictor, build_predictor
     from hybrid.settings import load_settings
 

@@ -51,6 +51,18 @@ def test_eval_writes_table_json_and_chart(tmp_path: Path, capsys: pytest.Capture
                                                              "note": "same 72 decontaminated turn-1 questions"}
 
 
+@needs_data
+def test_eval_json_flag_prints_document(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["eval", "--data", str(ROUTELLM), "--benchmark", "mt_bench", "--router", "mf-wordllama-length",
+                   "--no-hybrid", "--resamples", "20", "--json", "--json-out", "", "--plot", ""])
+    document = json.loads(capsys.readouterr().out)
+
+    assert status == 0
+    assert [method["method"] for method in document["benchmarks"][0]["methods"]] == ["random", "mf-wordllama-length",
+                                                                                     "oracle"]
+    assert document["context"]["routers"]["mf-wordllama-length"]["embedder"] == "wordllama"
+
+
 def test_routerbench_benchmark_needs_folder(capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["eval", "--data", str(ROUTELLM), "--benchmark", "routerbench_mbpp"])
 

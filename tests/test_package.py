@@ -44,3 +44,16 @@ def test_import_opens_no_socket() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_default_router_leaves_logging_alone() -> None:
+    code = (
+        "import logging\n"
+        "from hybrid.predictor import build_predictor\n"
+        "from hybrid.settings import load_settings\n"
+        "build_predictor(load_settings())\n"
+        "print(len(logging.getLogger().handlers), logging.getLogger().level)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+
+    assert result.stdout.split() == ["0", str(30)]  # no handler added, root still at WARNING

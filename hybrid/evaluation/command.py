@@ -31,6 +31,7 @@ def add_eval_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--router", action="append", metavar="NAME_OR_DIR",
                         help="router to evaluate (repeatable): a shipped checkpoint name or a checkpoint folder "
                              "(default: every shipped checkpoint, the default one first)")
+
     parser.add_argument("--no-hybrid", action="store_true", help="skip the hybrid pipeline replay")
     parser.add_argument("--judge-false-accept", type=float, default=0.0,
                         help="share of bad weak answers the replay judge accepts (0-1, default 0)")
@@ -38,13 +39,16 @@ def add_eval_parser(commands: Any) -> argparse.ArgumentParser:
                         help="share of good weak answers the replay judge rejects (0-1, default 0)")
     parser.add_argument("--mt-bench-cut", type=float, default=None,
                         help="lowest GPT-4 score (1-10) the replay judge accepts on MT-Bench (default 8)")
+
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples per interval (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap, the random router and judge errors")
+
     parser.add_argument("--cache", metavar="DIR", help="keep prompt embeddings in DIR and reuse them in later runs")
     parser.add_argument("--json-out", metavar="FILE", default="hybrid-eval.json",
                         help="write the results as JSON here (default: hybrid-eval.json; '' to skip)")
     parser.add_argument("--plot", metavar="PNG", default="hybrid-eval.png",
                         help="save the quality-against-cost chart here (default: hybrid-eval.png; '' to skip)")
+    parser.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
     parser.set_defaults(handler=run_eval)
     return parser
 
@@ -90,28 +94,36 @@ def run_eval(args: argparse.Namespace) -> int:
 
     options = EvalOptions(resamples=args.resamples, seed=args.seed, hybrid=not args.no_hybrid, judge_noise=noise,
                           mt_bench_cut=args.mt_bench_cut)
-    results = evaluate(datasets, routers, settings, options)
+    results = evaluate(datasets, routers, settings, options, progress=not args.json)
 
-    print(format_table(results))
+    context = {
+        "strong_model": settings.strong_model,
+        "weak_model": settings.weak_model,
+        "judge_model": settings.judge_model,
+        "routers": {name: {"checkpoint": predictor.checkpoint.source, "embedder": predictor.embedder.name}
+                    for name, predictor in routers.items()},
+        "resamples": args.resamples,
+        "seed": args.seed,
+        "judge_false_accept": args.judge_false_accept,
+        "judge_false_reject": args.judge_false_reject,
+        "mt_bench_cut": args.mt_bench_cut,
+    }
+    document = to_json(results, context=context)
     if args.json_out:
-        context = {
-            "strong_model": settings.strong_model,
-            "weak_model": settings.weak_model,
-            "judge_model": settings.judge_model,
-            "routers": {name: {"checkpoint": predictor.checkpoint.source, "embedder": predictor.embedder.name}
-                        for name, predictor in routers.items()},
-            "resamples": args.resamples,
-            "seed": args.seed,
-            "judge_false_accept": args.judge_false_accept,
-            "judge_false_reject": args.judge_false_reject,
-            "mt_bench_cut": args.mt_bench_cut,
-        }
-        Path(args.json_out).write_text(to_json(results, context=context) + "\n", encoding="utf-8")
-        print(f"\nJSON: {args.json_out}")
+        Path(args.json_out).write_text(document + "\n", encoding="utf-8")
     if args.plot:
         from hybrid.evaluation.plot import plot_evaluation
 
-        print(f"chart: {plot_evaluation(results, Path(args.plot))}")
+        plot_evaluation(results, Path(args.plot))
+
+    if args.json:
+        print(document)
+        return 0
+    print(format_table(results))
+    if args.json_out:
+        print(f"\nJSON: {args.json_out}")
+    if args.plot:
+        print(f"chart: {args.plot}")
     return 0
 
 

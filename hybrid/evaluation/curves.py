@@ -228,8 +228,8 @@ def method_metrics(scores: Array, routed: Outcome, other: Outcome, strong: Outco
         )
 
     indices = bootstrap_indices(scores.shape[0], resamples, seed)
-    sampled = compute_curves(scores[indices], *(_take(outcome, indices) for outcome in (routed, other, strong, weak)),
-                             num_points=num_points)
+    sampled = compute_curves(scores[indices], _take(routed, indices), _take(other, indices), _take(strong, indices),
+                             _take(weak, indices), num_points)
     return bootstrap_metrics(point, sampled, confidence)
 
 

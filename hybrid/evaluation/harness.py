@@ -102,7 +102,8 @@ def evaluate(datasets: Sequence[EvalSet], routers: Mapping[str, Predictor], sett
         }
         replay = None
         if options.hybrid and dataset.has_answers and routers:
-            replay = replay_outcomes(settings, dataset, noise=options.judge_noise, mt_bench_cut=options.mt_bench_cut)
+            replay = replay_outcomes(settings, dataset, noise=options.judge_noise, mt_bench_cut=options.mt_bench_cut,
+                                     progress=progress)
         results.append(_evaluate_one(dataset, win_rates, replay, options))
     return results
 

@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,16 +99,19 @@ class NoisyJudge:
 
 
 def replay_outcomes(settings: HybridSettings, dataset: EvalSet, *, noise: JudgeNoise = JudgeNoise(),
-                    mt_bench_cut: float | None = None) -> ReplayOutcomes:
+                    mt_bench_cut: float | None = None, progress: bool = False) -> ReplayOutcomes:
     """Replay every prompt of `dataset` in strong mode, weak mode and along the hybrid's weak path.
 
     `mt_bench_cut` is the lowest GPT-4 score (1-10) the replay judge accepts on MT-Bench.
     """
+    from tqdm.auto import tqdm
+
     router, strong_model = _router(settings, dataset, noise, mt_bench_cut)
 
-    strong = _run(router, dataset.prompts, Mode.STRONG)
-    weak = _run(router, dataset.prompts, Mode.WEAK)
-    weak_path = _run(router, dataset.prompts, Mode.HYBRID)
+    with tqdm(total=3 * dataset.size, desc=f"replaying {dataset.name}", unit="request", disable=not progress) as bar:
+        strong = _run(router, dataset.prompts, Mode.STRONG, bar.update)
+        weak = _run(router, dataset.prompts, Mode.WEAK, bar.update)
+        weak_path = _run(router, dataset.prompts, Mode.HYBRID, bar.update)
 
     accepted = sum(record.verdict == "accept" for record in weak_path)
     return ReplayOutcomes(
@@ -151,13 +154,15 @@ def _router(settings: HybridSettings, dataset: EvalSet, noise: JudgeNoise,
     return router, strong_model
 
 
-def _run(router: HybridRouter, prompts: list[str], mode: Mode) -> list[DecisionRecord]:
+def _run(router: HybridRouter, prompts: list[str], mode: Mode, done: Callable[[int], object]) -> list[DecisionRecord]:
     async def run_all() -> list[DecisionRecord]:
         semaphore = asyncio.Semaphore(CONCURRENCY)
 
         async def one(prompt: str) -> DecisionRecord:
             async with semaphore:
-                return (await router.aask(prompt, mode=mode.value, threshold=0.5)).record
+                record = (await router.aask(prompt, mode=mode.value, threshold=0.5)).record
+            done(1)
+            return record
 
         return list(await asyncio.gather(*(one(prompt) for prompt in prompts)))
 
