@@ -160,7 +160,7 @@ class Cascade:
 
         started = time.perf_counter()
         try:
-            reply = await self.judge.judge(judge_messages, timeout=self.judge_timeout)
+            reply = await self.judge.judge(judge_messages, timeout=trace.time_left(self.judge_timeout, "judge"))
         except (JudgeError, ModelNotFoundError) as error:
             if isinstance(error, ModelNotFoundError):
                 logger.error("configuration alarm: %s", error)

@@ -266,7 +266,6 @@ class HybridRouter:
             return await self._call(self.strong, Stage.STRONG, messages, trace)
         if mode is Mode.WEAK:
             return await self._call(self.weak, Stage.WEAK, messages, trace)
-        # NOTE: cascade and parallel calls use their own per-call timeouts; HYBRID_REQUEST_TIMEOUT does not cut them yet.
         if mode is Mode.CASCADE:
             return await self.cascade.run(messages, text, trace)
         if mode is Mode.PARALLEL:

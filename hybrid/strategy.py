@@ -94,12 +94,14 @@ async def call_model(slot: TimedBackend, messages: list[Message], trace: Strateg
                      tier: int | None = None) -> Completion:
     """Make one model call, record it as a stage, and re-raise its error after recording it."""
     started = time.perf_counter()
+    timeout = slot.timeout
     try:
-        completion = await asyncio.wait_for(slot.backend.complete(messages, timeout=slot.timeout),
-                                            slot.timeout + TIMEOUT_GRACE_S)
+        timeout = trace.time_left(slot.timeout, stage.value)
+        completion = await asyncio.wait_for(slot.backend.complete(messages, timeout=timeout),
+                                            timeout + TIMEOUT_GRACE_S)
     except asyncio.TimeoutError:
         error = ProviderTimeoutError(
-            f"{stage.value} model {slot.model} timed out after {slot.timeout:g} s",
+            f"{stage.value} model {slot.model} timed out after {timeout:g} s",
             stage=stage.value, model=slot.model,
         )
         trace.add_stage(stage, slot.model, started, error=error, tier=tier)

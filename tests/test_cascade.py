@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import litellm
 import pytest
 
 from fakeprovider import Fault, FakeProvider, answer_nonce, verdict_text
-from hybrid import ConfigurationError, HybridRouter
+from hybrid import ConfigurationError, HybridRouter, ProviderTimeoutError
 from hybrid.cli import main
 from hybrid.decision_log import read_records
 from hybrid.record import SCHEMA_VERSION, DecisionRecord, FallbackReason, Mode, Stage, Verdict
@@ -320,3 +321,16 @@ def test_version_1_record_still_validates() -> None:
     assert record.stages[0].tier is None
     assert record.budget_stopped is False
     assert record.judge_choices == []
+
+
+def test_request_deadline_cuts_tiers(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
+    """A slow first tier eats the request deadline, so the cascade stops with a timeout instead of waiting it out."""
+    fake_provider.fault(Fault(status=200, delay_s=5.0), model=WIRE[CHEAP], path=GROQ_PATH)
+    router = make_router(fake_provider, tmp_path, shipped_predictor, request_timeout=1.0)
+
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeoutError):
+        router.ask(QUESTION, mode="cascade")
+
+    assert time.monotonic() - started < 3.0
+    assert len(fake_provider.requests) == 1

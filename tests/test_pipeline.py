@@ -370,3 +370,22 @@ def test_sequential_asks_reuse_judge(fake_provider: FakeProvider, tmp_path: Path
 
     assert [record.verdict for record in records] == [Verdict.ACCEPT] * 3
     assert [record.fallback_reason for record in records] == [None] * 3
+
+
+def test_none_policy_keeps_text_out(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object,
+                                    caplog: pytest.LogCaptureFixture) -> None:
+    fake_provider.reply("Two plus two is four.", model=WEAK_WIRE_MODEL, path=GROQ_PATH)
+    fake_provider.verdict("reject", "the arithmetic is off", model=JUDGE_MODEL, path=GROQ_PATH)
+    fake_provider.reply("Paris is the capital.", model="gpt-4o", path=OPENAI_PATH)
+    router = make_router(fake_provider, tmp_path, shipped_predictor, log_prompts="none")
+
+    with caplog.at_level(logging.DEBUG, logger="hybrid"):
+        router.ask("Quanto é dois mais dois?", threshold=1.0)
+
+    text = (tmp_path / "decisions.jsonl").read_text() + caplog.text
+    record = json.loads((tmp_path / "decisions.jsonl").read_text())
+    for fragment in ("dois mais dois", "Two plus two", "Paris is", "arithmetic is off"):
+        assert fragment not in text
+    assert record["prompt"] is None and record["prompt_sha256"] is None
+    assert record["answer"] is None and record["answer_sha256"] is None
+    assert record["verdict"] == "reject"
