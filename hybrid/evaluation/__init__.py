@@ -7,6 +7,7 @@ Modules, one job each:
 - `replay`: the real pipeline on recorded answers, for costs and the hybrid;
 - `routers`: the router variants to compare;
 - `harness`: every method side by side on each benchmark;
+- `modes`: the cascade and parallel modes as single points beside the curves;
 - `report`, `plot`: the console table, the JSON document and the chart;
 - `published`: RouteLLM's published figures for comparison;
 - `command`: the `hybrid eval` subcommand.

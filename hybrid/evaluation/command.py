@@ -33,6 +33,9 @@ def add_eval_parser(commands: Any) -> argparse.ArgumentParser:
                              "(default: every shipped checkpoint, the default one first)")
 
     parser.add_argument("--no-hybrid", action="store_true", help="skip the hybrid pipeline replay")
+    parser.add_argument("--no-modes", action="store_true",
+                        help="skip the cascade and parallel modes, which are replayed once each as single points "
+                             "(GSM8K cascade; RouterBench cascade and parallel)")
     parser.add_argument("--judge-false-accept", type=float, default=0.0,
                         help="share of bad weak answers the replay judge accepts (0-1, default 0)")
     parser.add_argument("--judge-false-reject", type=float, default=0.0,
@@ -95,6 +98,7 @@ def run_eval(args: argparse.Namespace) -> int:
     options = EvalOptions(resamples=args.resamples, seed=args.seed, hybrid=not args.no_hybrid, judge_noise=noise,
                           mt_bench_cut=args.mt_bench_cut)
     results = evaluate(datasets, routers, settings, options, progress=not args.json)
+    modes = [] if args.no_modes else _evaluate_modes(args, settings, routellm_dir, benchmarks, routers)
 
     context = {
         "strong_model": settings.strong_model,
@@ -108,23 +112,39 @@ def run_eval(args: argparse.Namespace) -> int:
         "judge_false_reject": args.judge_false_reject,
         "mt_bench_cut": args.mt_bench_cut,
     }
-    document = to_json(results, context=context)
+    document = to_json(results, context=context, modes=modes)
     if args.json_out:
         Path(args.json_out).write_text(document + "\n", encoding="utf-8")
     if args.plot:
         from hybrid.evaluation.plot import plot_evaluation
 
-        plot_evaluation(results, Path(args.plot))
+        plot_evaluation(results, Path(args.plot), modes)
 
     if args.json:
         print(document)
         return 0
-    print(format_table(results))
+    print(format_table(results, modes=modes))
     if args.json_out:
         print(f"\nJSON: {args.json_out}")
     if args.plot:
         print(f"chart: {args.plot}")
     return 0
+
+
+def _evaluate_modes(args: argparse.Namespace, settings: Any, routellm_dir: Path | None, benchmarks: list[str],
+                    routers: dict[str, Any]) -> list[Any]:
+    """Replay the cascade and parallel modes on the selected benchmarks that have them."""
+    from hybrid.evaluation.datasets import GSM8K, ROUTERBENCH_PREFIX
+    from hybrid.evaluation.modes import evaluate_modes
+
+    with_routerbench = args.routerbench and any(name.startswith(ROUTERBENCH_PREFIX) for name in benchmarks)
+    return evaluate_modes(
+        settings,
+        routellm_dir=routellm_dir if GSM8K in benchmarks else None,
+        routerbench_dir=Path(args.routerbench) if with_routerbench else None,
+        predictor=next(iter(routers.values()), None),
+        seed=args.seed,
+    )
 
 
 def _default_routers(default: str, shipped: list[str]) -> list[str]:
