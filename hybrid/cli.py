@@ -114,6 +114,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_eval_parser(commands)
     add_calibrate_parser(commands)
+    # The shared options work after the command name too, as in `hybrid route --settings FILE "..."`.
+    for command in commands.choices.values():
+        command.add_argument("--settings", metavar="FILE", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 

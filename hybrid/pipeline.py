@@ -271,8 +271,9 @@ class HybridRouter:
         if mode is Mode.PARALLEL:
             if self.parallel is None:
                 raise ConfigurationError(
-                    "parallel mode has no candidates in this router; build it with HybridRouter.from_settings "
-                    "and HYBRID_PARALLEL_MODELS, or pass parallel=BestOfN(...)",
+                    "parallel mode has no candidates in this router: set HYBRID_PARALLEL_MODELS for live models, "
+                    "replay a RouterBench 0-shot folder with --replay, whose recording holds several models, "
+                    "or pass parallel=BestOfN(...) in Python",
                     setting="HYBRID_PARALLEL_MODELS",
                 )
             return await self.parallel.run(messages, text, trace)

@@ -166,8 +166,19 @@ def build_predictor(settings: HybridSettings) -> MFPredictor:
     published one when HYBRID_EMBEDDER is `openai`. Without HYBRID_EMBEDDER, the
     embedder is the one the checkpoint was trained with.
     """
+    if settings.embedder == "openai" and (settings.openai_api_key is None or not settings.openai_api_key.get_secret_value()):
+        # Say what is missing before trying to fetch the published checkpoint.
+        raise ConfigurationError(
+            "the openai embedder needs an API key; set HYBRID_OPENAI_API_KEY (or OPENAI_API_KEY), "
+            "or leave HYBRID_EMBEDDER unset to use the local router, which needs none",
+            setting="HYBRID_OPENAI_API_KEY",
+        )
+
     if settings.checkpoint:
         source: str | Path = settings.checkpoint
+        shipped = CHECKPOINTS_DIR / settings.checkpoint
+        if "/" not in settings.checkpoint and shipped.is_dir():
+            source = shipped  # a shipped checkpoint named by its folder, such as mf-minilm
     else:
         source = OFFICIAL_CHECKPOINT if settings.embedder == "openai" else SHIPPED_CHECKPOINT
     checkpoint = load_mf_checkpoint(source)

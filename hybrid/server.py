@@ -42,7 +42,7 @@ from hybrid.errors import (
     ReplayMissError,
 )
 from hybrid.pipeline import HybridRouter
-from hybrid.record import DecisionRecord
+from hybrid.record import DecisionRecord, Mode
 from hybrid.server_openai import (
     ChatRequest,
     RequestError,
@@ -103,6 +103,12 @@ def create_app(router: HybridRouter) -> FastAPI:
             chat = parse_chat_request(body, router_name)
         except RequestError as error:
             return JSONResponse(error_body(str(error), "invalid_request_error", param=error.param, code=error.code),
+                                status_code=400)
+
+        if chat.mode is Mode.PARALLEL and router.parallel is None:
+            message = ("model 'parallel' is not served here: this server has no parallel candidates; "
+                       "set HYBRID_PARALLEL_MODELS, or serve a RouterBench recording with --replay")
+            return JSONResponse(error_body(message, "invalid_request_error", param="model", code="model_not_found"),
                                 status_code=400)
 
         try:

@@ -5,11 +5,13 @@ Constructor arguments override the environment, which override the file.
 
 from __future__ import annotations
 
+import difflib
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from hybrid.errors import ConfigurationError
 
@@ -92,7 +94,7 @@ class HybridSettings(BaseSettings):
 
     # Cascade mode: LiteLLM model names from cheapest to strongest. A tier named
     # like strong_model goes over the strong model's REST endpoint instead.
-    cascade_tiers: list[str] = Field(
+    cascade_tiers: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["groq/openai/gpt-oss-20b", "groq/openai/gpt-oss-120b", "gpt-4o"]
     )
     cascade_max_tiers: int | None = Field(default=None, ge=1)
@@ -101,7 +103,7 @@ class HybridSettings(BaseSettings):
     cascade_estimated_output_tokens: int = Field(default=512, ge=1)
 
     # Parallel mode: candidate models, the strongest last.
-    parallel_models: list[str] = Field(
+    parallel_models: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["groq/openai/gpt-oss-20b", "groq/openai/gpt-oss-120b", "gpt-4o"]
     )
     parallel_concurrency: int = Field(default=4, ge=1, le=64)
@@ -123,6 +125,20 @@ class HybridSettings(BaseSettings):
         if value is None or not value.get_secret_value().strip():
             return None
         return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("cascade_tiers", "parallel_models", mode="before")
+    @classmethod
+    def _split_model_list(cls, value: object) -> object:
+        """Accept a JSON list or a comma-separated string, as people write lists in env files."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{value!r} is not a JSON list ({error.msg}); write a,b,c or [\"a\", \"b\"]") from None
+        return [name for name in text.split(",")]
 
     @field_validator("cascade_tiers", "parallel_models")
     @classmethod
@@ -169,11 +185,27 @@ def load_settings(settings_file: str | Path | None = None, **overrides: object) 
         return HybridSettings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as error:
         raise ConfigurationError(_describe(error)) from None
+    except SettingsError as error:
+        # pydantic-settings raises this when a dict or list value is not valid JSON.
+        field = str(error).split('"')[1] if '"' in str(error) else "a setting"
+        raise ConfigurationError(
+            f"invalid settings: HYBRID_{field.upper()} is not valid JSON; see settings.env.example for its form",
+            setting=f"HYBRID_{field.upper()}",
+        ) from None
 
 
 def _describe(error: ValidationError) -> str:
+    known = [f"HYBRID_{name.upper()}" for name in HybridSettings.model_fields]
     problems = []
     for item in error.errors():
-        name = "HYBRID_" + "_".join(str(part) for part in item["loc"]).upper()
-        problems.append(f"{name}: {item['msg']}")
+        parts = [str(part) for part in item["loc"]]
+        name = parts[0].upper()
+        if not name.startswith("HYBRID_"):
+            name = f"HYBRID_{name}"
+        where = f" (key {'.'.join(parts[1:])!r})" if len(parts) > 1 else ""
+        problem = f"{name}{where}: {item['msg']}"
+        if item["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(name, known, n=1)
+            problem += f"; did you mean {close[0]}?" if close else "; see settings.env.example for the names"
+        problems.append(problem)
     return "invalid settings: " + "; ".join(problems)

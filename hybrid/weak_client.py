@@ -87,11 +87,26 @@ class LiteLLMCompletion:
                 f"set {self._model_setting} to a current model name",
                 setting=self._model_setting, model=self.model, stage=self._stage,
             )
+        import openai
+
+        # LiteLLM gives connection errors a status of 500 although no answer arrived; report a
+        # status only for errors that carry one from the provider.
+        if not isinstance(error, openai.APIStatusError):
+            status = None
         setting = "HYBRID_GROQ_API_KEY" if status in (401, 403) else "HYBRID_GROQ_BASE_URL"
+        shown = f" (HTTP {status})" if status is not None else ""
         return ProviderError(
-            f"{self._stage} model {self.model} failed: {type(error).__name__} (HTTP {status}); check {setting}",
+            f"{self._stage} model {self.model} failed: {type(error).__name__}{shown}: {self._cause(message)}; "
+            f"check {setting}",
             stage=self._stage, model=self.model, status=status, attempts=self._retries + 1, setting=setting,
         )
+
+    def _cause(self, message: str) -> str:
+        """The provider's message, shortened, with the API key removed should it appear."""
+        text = " ".join(message.split())[:300]
+        if self._api_key is not None and self._api_key.get_secret_value():
+            text = text.replace(self._api_key.get_secret_value(), "**********")
+        return text
 
 
 def _to_completion(response: object, model: str, *, stage: str) -> Completion:

@@ -339,7 +339,8 @@ def test_resolve_data_dir_names_missing_file(tmp_path: Path) -> None:
 
     message = str(caught.value)
     assert "gsm8k/contaminated_prompts.jsonl" in message
-    assert "--data ../shared/data/routellm-evals" in message
+    assert "--data for demo, eval and train-router" in message
+    assert "--replay for ask, serve and chat" in message
 
 
 def test_resolve_data_dir_missing_directory(tmp_path: Path) -> None:

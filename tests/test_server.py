@@ -368,3 +368,17 @@ def test_cli_serve_replay(tmp_path: Path) -> None:
     assert completion.model == expected
     assert completion.choices[0].message.content == answers[expected]
     assert completion.model_extra["hybrid"]["mode"] == "cascade"
+
+
+def test_parallel_without_candidates_is_400(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
+    router = make_router(fake_provider, tmp_path, shipped_predictor)
+    router.parallel = None  # as a replay of the two-model RouteLLM recording has none
+
+    with serving(create_app(router)) as url:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(model="parallel", messages=[{"role": "user", "content": "hi"}])
+
+    assert caught.value.status_code == 400
+    assert "HYBRID_PARALLEL_MODELS" in str(caught.value)
+    assert fake_provider.requests == []

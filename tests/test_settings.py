@@ -98,3 +98,49 @@ def test_default_judge_model_has_price() -> None:
 ])
 def test_groq_base_url_normalised(url: str, bare: str) -> None:
     assert groq_sdk_base_url(url) == bare
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("groq/openai/gpt-oss-20b, gpt-4o", ["groq/openai/gpt-oss-20b", "gpt-4o"]),
+    ('["groq/openai/gpt-oss-20b", "gpt-4o"]', ["groq/openai/gpt-oss-20b", "gpt-4o"]),
+])
+def test_model_lists_accept_commas_or_json(raw: str, expected: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HYBRID_CASCADE_TIERS", raw)
+
+    assert load_settings().cascade_tiers == expected
+
+
+@pytest.mark.parametrize("name, raw", [("HYBRID_PRICES", "{bad"), ("HYBRID_CASCADE_TIERS", "[bad")])
+def test_malformed_structured_value_named(name: str, raw: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(name, raw)
+
+    with pytest.raises(ConfigurationError, match=name):
+        load_settings()
+
+
+def test_typo_key_suggests_the_setting(tmp_path: Path) -> None:
+    settings_file = tmp_path / "settings.env"
+    settings_file.write_text("HYBRID_TRESHOLD=0.3\n")
+
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(settings_file)
+
+    assert "HYBRID_HYBRID" not in str(caught.value)
+    assert "did you mean HYBRID_THRESHOLD?" in str(caught.value)
+
+
+def test_settings_option_after_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hybrid.cli import main
+
+    status = main(["route", "--settings", str(tmp_path / "missing.env"), "hello"])
+
+    assert status == 1
+    assert "missing.env" in capsys.readouterr().err
+
+
+def test_shipped_checkpoint_by_name() -> None:
+    from hybrid.predictor import CHECKPOINTS_DIR, build_predictor
+
+    predictor = build_predictor(load_settings(checkpoint="mf-minilm"))
+
+    assert predictor.checkpoint.source == str(CHECKPOINTS_DIR / "mf-minilm")

@@ -19,7 +19,7 @@ def add_eval_parser(commands: Any) -> argparse.ArgumentParser:
     """Add `eval` to the CLI's subcommands."""
     parser = commands.add_parser(
         "eval", help="score routers, the hybrid pipeline, random and the oracle on recorded benchmarks",
-        description="Compute RouteLLM's metrics (APGR, CPT(50%%), CPT(80%%)) with bootstrap intervals, against "
+        description="Compute RouteLLM's metrics (APGR, CPT(50%), CPT(80%)) with bootstrap intervals, against "
                     "strong-call share and dollar cost, on decontaminated recorded benchmarks.",
     )
     parser.add_argument("--data", metavar="PATH", help="routellm-evals folder (default: download to the cache)")

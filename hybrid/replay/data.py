@@ -106,8 +106,9 @@ def resolve_data_dir(path: str | Path | None) -> Path:
 
     root = Path(path).expanduser()
     fix = (
-        "Pass --data ../shared/data/routellm-evals, or leave --data unset to download "
-        f"the files into {resolve_cache_dir()} (set {CACHE_DIR_ENV} to change it)"
+        "Pass the folder that holds RouteLLM's gsm8k/ and mt_bench/ files (--data for demo, eval and "
+        "train-router; --replay for ask, serve and chat), or leave --data unset to download the files "
+        f"into {resolve_cache_dir()} (set {CACHE_DIR_ENV} to change it)"
     )
 
     if not root.is_dir():
