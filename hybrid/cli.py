@@ -153,16 +153,16 @@ def _ask(args: argparse.Namespace) -> int:
 def _replay_router(settings: HybridSettings, path: Path) -> HybridRouter:
     """Build a router over recorded answers: RouterBench when `path` contains its files, else RouteLLM's recordings."""
     from hybrid.decision_log import DecisionLog
-    from hybrid.replay import routerbench
+    from hybrid.replay import router_bench
     from hybrid.replay.data import resolve_data_dir
     from hybrid.replay.router import load_recording, replay_router
 
     log = DecisionLog(settings.log_path)
-    if routerbench.is_routerbench_dir(path):
-        models = list(dict.fromkeys([*routerbench.DEFAULT_TIERS, *routerbench.DEFAULT_CANDIDATES,
-                                     routerbench.WEAK_MODEL, routerbench.STRONG_MODEL]))
-        recording = routerbench.RouterBenchRecording(routerbench.load_routerbench(path, models=models))
-        return routerbench.routerbench_router(settings, recording, log=log)
+    if router_bench.is_routerbench_dir(path):
+        models = list(dict.fromkeys([*router_bench.DEFAULT_TIERS, *router_bench.DEFAULT_CANDIDATES,
+                                     router_bench.WEAK_MODEL, router_bench.STRONG_MODEL]))
+        recording = router_bench.RouterBenchRecording(router_bench.load_routerbench(path, models=models))
+        return router_bench.routerbench_router(settings, recording, log=log)
     return replay_router(settings, load_recording(resolve_data_dir(path)), log=log)
 
 

@@ -114,12 +114,12 @@ def load_routellm_sets(data_dir: Path, *, held_out_domains: Sequence[str] = HELD
 
 def load_routerbench_sets(data_dir: Path, *, split: str = "test") -> list[EvalSet]:
     """Load RouterBench ARC-Challenge, MBPP and Winogrande for GPT-4-1106 against Mixtral-8x7B, with recorded costs."""
-    from hybrid.replay import routerbench
+    from hybrid.replay import router_bench
 
-    models = [routerbench.STRONG_MODEL, routerbench.WEAK_MODEL]
+    models = [router_bench.STRONG_MODEL, router_bench.WEAK_MODEL]
     sets = []
     for benchmark in ROUTERBENCH_BENCHMARKS:
-        items = routerbench.load_routerbench(data_dir, split=split, models=models, benchmarks=[benchmark])
+        items = router_bench.load_routerbench(data_dir, split=split, models=models, benchmarks=[benchmark])
         if not items:
             raise DataError(f"RouterBench {split} split has no {benchmark} rows in {data_dir}")
 
@@ -128,12 +128,12 @@ def load_routerbench_sets(data_dir: Path, *, split: str = "test") -> list[EvalSe
             name=ROUTERBENCH_PREFIX + benchmark,
             prompts=[item.prompt for item in items],
             routing_texts=[final_question_block(item.prompt) if few_shot else item.prompt for item in items],
-            strong_quality=np.array([float(item.correct[routerbench.STRONG_MODEL]) for item in items]),
-            weak_quality=np.array([float(item.correct[routerbench.WEAK_MODEL]) for item in items]),
+            strong_quality=np.array([float(item.correct[router_bench.STRONG_MODEL]) for item in items]),
+            weak_quality=np.array([float(item.correct[router_bench.WEAK_MODEL]) for item in items]),
             quality_metric=ACCURACY,
             categories=[benchmark] * len(items),
-            strong_cost_usd=np.array([item.cost_usd[routerbench.STRONG_MODEL] for item in items]),
-            weak_cost_usd=np.array([item.cost_usd[routerbench.WEAK_MODEL] for item in items]),
+            strong_cost_usd=np.array([item.cost_usd[router_bench.STRONG_MODEL] for item in items]),
+            weak_cost_usd=np.array([item.cost_usd[router_bench.WEAK_MODEL] for item in items]),
             items=items,
         ))
     return sets

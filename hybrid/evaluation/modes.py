@@ -70,13 +70,13 @@ def evaluate_modes(settings: HybridSettings, *, routellm_dir: Path | None, route
                         progress=False)
         sets.append(_mode_set(GSM8K, "two-tier cascade, weak then strong", rows, settings.strong_model, ("cascade",)))
     if routerbench_dir is not None:
-        from hybrid.replay import routerbench
+        from hybrid.replay import router_bench
 
         rows = run_demo(settings, routerbench_dir, benchmarks=(), routerbench_dir=routerbench_dir, seed=seed)
-        tiers = ", ".join(routerbench.DEFAULT_TIERS)
+        tiers = ", ".join(router_bench.DEFAULT_TIERS)
         description = (f"ARC-Challenge, MBPP and Winogrande test splits together, with the three-tier cascade and "
                        f"parallel selection over {tiers}")
-        sets.append(_mode_set(ROUTERBENCH, description, rows, routerbench.STRONG_MODEL, ROUTERBENCH_MODES))
+        sets.append(_mode_set(ROUTERBENCH, description, rows, router_bench.STRONG_MODEL, ROUTERBENCH_MODES))
     return sets
 
 

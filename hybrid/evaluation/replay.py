@@ -135,12 +135,12 @@ class _AlwaysWeak:
 def _router(settings: HybridSettings, dataset: EvalSet, noise: JudgeNoise,
             mt_bench_cut: float | None) -> tuple[HybridRouter, str]:
     if dataset.name.startswith(ROUTERBENCH_PREFIX):
-        from hybrid.replay import routerbench
+        from hybrid.replay import router_bench
 
-        recording = routerbench.RouterBenchRecording(dataset.items)  # type: ignore[arg-type]
-        pair = (routerbench.WEAK_MODEL, routerbench.STRONG_MODEL)
-        router = routerbench.routerbench_router(settings, recording, tiers=pair, candidates=pair, predictor=_AlwaysWeak())
-        strong_model = routerbench.STRONG_MODEL
+        recording = router_bench.RouterBenchRecording(dataset.items)  # type: ignore[arg-type]
+        pair = (router_bench.WEAK_MODEL, router_bench.STRONG_MODEL)
+        router = router_bench.routerbench_router(settings, recording, tiers=pair, candidates=pair, predictor=_AlwaysWeak())
+        strong_model = router_bench.STRONG_MODEL
     else:
         from hybrid.replay.backends import JudgePolicy
         from hybrid.replay.data import Recording

@@ -131,14 +131,14 @@ def _run_routellm(settings: HybridSettings, data_dir: Path, benchmarks: tuple[st
 
 def _run_routerbench(settings: HybridSettings, data_dir: Path, *, log: DecisionLog | None,
                      predictor: Predictor | None, seed: int) -> list[PolicyResult]:
-    from hybrid.replay import routerbench
+    from hybrid.replay import router_bench
 
-    models = list(dict.fromkeys([*routerbench.DEFAULT_TIERS, *routerbench.DEFAULT_CANDIDATES,
-                                 routerbench.WEAK_MODEL, routerbench.STRONG_MODEL]))
-    items = routerbench.load_routerbench(data_dir, split="test", models=models)
-    recording = routerbench.RouterBenchRecording(items)
+    models = list(dict.fromkeys([*router_bench.DEFAULT_TIERS, *router_bench.DEFAULT_CANDIDATES,
+                                 router_bench.WEAK_MODEL, router_bench.STRONG_MODEL]))
+    items = router_bench.load_routerbench(data_dir, split="test", models=models)
+    recording = router_bench.RouterBenchRecording(items)
     # No RouterBench row routes, so the predictor is never called and need not be loaded.
-    router = routerbench.routerbench_router(settings, recording, predictor=predictor or _NoPredictor(), log=log,
+    router = router_bench.routerbench_router(settings, recording, predictor=predictor or _NoPredictor(), log=log,
                                             seed=seed)
 
     results = []
@@ -146,7 +146,7 @@ def _run_routerbench(settings: HybridSettings, data_dir: Path, *, log: DecisionL
         records = run_sync(_replay(router, [item.prompt for item in items], mode, None))
         # Every replayed request returns an answer or raises, so final_model is set.
         quality = [float(item.correct[record.final_model or ""]) for item, record in zip(items, records, strict=True)]
-        results.append(_summarise(ROUTERBENCH, policy_name, records, quality, "accuracy", routerbench.STRONG_MODEL))
+        results.append(_summarise(ROUTERBENCH, policy_name, records, quality, "accuracy", router_bench.STRONG_MODEL))
     return results
 
 

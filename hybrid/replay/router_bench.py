@@ -56,7 +56,7 @@ __all__ = [
     "routerbench_router",
 ]
 
-logger = logging.getLogger("hybrid.replay.routerbench")
+logger = logging.getLogger("hybrid.replay.router_bench")
 
 MODELS = (
     "WizardLM/WizardLM-13B-V1.2",

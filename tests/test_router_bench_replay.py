@@ -152,15 +152,15 @@ def test_routerbench_parallel_ties_are_seeded(tmp_path: Path) -> None:
 
 @needs_routerbench
 def test_routerbench_budget_uses_recorded_costs(tmp_path: Path, shipped_predictor: object) -> None:
-    from hybrid.replay import routerbench
+    from hybrid.replay import router_bench
 
     rows = routerbench_rows()
     row = next(row for row in rows if not row["correct"][CHEAP] and not row["correct"][MID])
     # Room for the two cheap tiers and their judge calls, but not for GPT-4's recorded cost.
     budget = row["cost"][CHEAP] + row["cost"][MID] + row["cost"][TOP] / 2
     settings = load_settings(cascade_budget_usd=budget, log_path=tmp_path / "log.jsonl")
-    items = routerbench.load_routerbench(ROUTERBENCH, models=[CHEAP, MID, TOP])
-    router = routerbench.routerbench_router(settings, routerbench.RouterBenchRecording(items),
+    items = router_bench.load_routerbench(ROUTERBENCH, models=[CHEAP, MID, TOP])
+    router = router_bench.routerbench_router(settings, router_bench.RouterBenchRecording(items),
                                             predictor=shipped_predictor)
 
     answer = router.ask(row["prompt"], mode="cascade")
