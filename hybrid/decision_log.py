@@ -26,8 +26,8 @@ class DecisionLog:
     Each record is encoded first and written with one `write` on a file opened
     with O_APPEND, under an exclusive `flock`, so writers in one or several
     processes never interleave lines. A writer killed inside `write` can leave
-    an unterminated fragment at the end; the next writer removes it, under the
-    same lock, before its first append.
+    an unterminated fragment at the end, so the next writer removes it, under
+    the same lock, before its first append.
     """
 
     def __init__(self, path: Path | str) -> None:

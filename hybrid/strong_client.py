@@ -50,7 +50,7 @@ class RestCompletion:
     """A CompletionBackend for the strong model over plain HTTPS.
 
     `stage` is "strong" when the router picked the strong model and "fallback"
-    when it re-runs a rejected weak answer; the optional fallback system prompt
+    when it re-runs a rejected weak answer. The optional fallback system prompt
     is added only in the second case.
     """
 
@@ -267,7 +267,7 @@ class RestCompletion:
 
 
 def _make_session(retries: int) -> requests.Session:
-    """A session whose urllib3 Retry covers refused connections only; tenacity handles statuses."""
+    """Build a session whose urllib3 Retry covers refused connections only, since tenacity handles statuses."""
     # read=False re-raises a read timeout as itself: the request may have reached the model,
     # so resending it could bill twice.
     retry = Retry(total=retries, connect=retries, read=False, status=0, other=0, backoff_factor=0.5,
@@ -286,7 +286,7 @@ def _should_retry(response: requests.Response) -> bool:
 
 
 class _RetryAfterWait(tenacity.wait.wait_base):
-    """Wait as the answer's `Retry-After` says, capped; without it, back off exponentially."""
+    """Wait for the `Retry-After` of the answer, capped, or back off exponentially when it is absent."""
 
     def __init__(self, cap: float) -> None:
         self.cap = cap
@@ -302,7 +302,7 @@ class _RetryAfterWait(tenacity.wait.wait_base):
 
 
 def parse_retry_after(value: str) -> float | None:
-    """Return the wait a `Retry-After` header asks for, given as seconds or as an HTTP date."""
+    """Return the wait in seconds that a `Retry-After` header requests, given as seconds or as an HTTP date."""
     value = value.strip()
     try:
         return max(0.0, float(value))
