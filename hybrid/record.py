@@ -69,7 +69,7 @@ class FallbackReason(StrEnum):
 
 
 class ChoiceReason(StrEnum):
-    """Why the parallel mode returned the candidate it returned."""
+    """The reason the parallel mode returned its candidate: the judge's pick or a fallback."""
 
     JUDGE = "judge"
     PASSES_DISAGREED = "passes_disagreed"

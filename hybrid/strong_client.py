@@ -84,8 +84,8 @@ class RestCompletion:
                     return
                 yield chunk  # type: ignore[misc]
         finally:
-            # A worker thread may still be inside next() when the consumer stops early,
-            # and close() then raises ValueError; the response is closed when the generator is collected.
+            # A worker thread may still be inside next() when the consumer stops early, and close()
+            # then raises ValueError. The response is closed when the generator is collected.
             with contextlib.suppress(ValueError):
                 chunks.close()
 

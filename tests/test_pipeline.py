@@ -7,6 +7,7 @@ prompt goes weak, since a win rate is a sigmoid and stays below 1).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -127,7 +128,8 @@ def test_strong_route_calls_only_strong(fake_provider: FakeProvider, tmp_path: P
     assert [stage.stage for stage in answer.record.stages] == [Stage.STRONG]
     assert calls(fake_provider, GROQ_PATH) == []
     (request,) = calls(fake_provider, OPENAI_PATH)
-    assert "messages" in request.body and request.body["messages"][0]["role"] == "user"
+    assert "messages" in request.body
+    assert request.body["messages"][0]["role"] == "user"
     assert answer.record.win_rate == pytest.approx(float(shipped_predictor.win_rates(["Capital of France?"])[0]))
 
 
@@ -283,8 +285,8 @@ def test_hash_policy_keeps_text_out(fake_provider: FakeProvider, tmp_path: Path,
 
     text = (tmp_path / "decisions.jsonl").read_text()
     record = json.loads(text)
-    assert "Capital of France" not in text and "Paris is" not in text
-    import hashlib
+    assert "Capital of France" not in text
+    assert "Paris is" not in text
     assert record["prompt_sha256"] == hashlib.sha256(b"Capital of France?").hexdigest()
     assert record["answer_sha256"] == hashlib.sha256(b"Paris is the capital.").hexdigest()
 
@@ -316,7 +318,8 @@ def test_multi_turn_weak_sees_all_judge_sees_last(fake_provider: FakeProvider, t
     weak_request, judge_request = calls(fake_provider, GROQ_PATH)
     assert weak_request.body["messages"] == conversation
     judged = judge_request.body["messages"][-1]["content"]
-    assert "And 3 + 3?" in judged and "What is 2 + 2?" not in judged
+    assert "And 3 + 3?" in judged
+    assert "What is 2 + 2?" not in judged
     assert record.win_rate == pytest.approx(float(shipped_predictor.win_rates(["And 3 + 3?"])[0]))
     assert record.prompt == "And 3 + 3?"
 
@@ -386,6 +389,8 @@ def test_none_policy_keeps_text_out(fake_provider: FakeProvider, tmp_path: Path,
     record = json.loads((tmp_path / "decisions.jsonl").read_text())
     for fragment in ("dois mais dois", "Two plus two", "Paris is", "arithmetic is off"):
         assert fragment not in text
-    assert record["prompt"] is None and record["prompt_sha256"] is None
-    assert record["answer"] is None and record["answer_sha256"] is None
+    assert record["prompt"] is None
+    assert record["prompt_sha256"] is None
+    assert record["answer"] is None
+    assert record["answer_sha256"] is None
     assert record["verdict"] == "reject"

@@ -64,7 +64,7 @@ class ReplayCompletion:
 
 @dataclass(frozen=True)
 class JudgePolicy:
-    """How the replay judge turns labels into verdicts.
+    """The rules by which the replay judge turns recorded labels into verdicts.
 
     `false_accept` and `false_reject` flip that share of verdicts, chosen by a
     hash of (seed, item id), to show how judge errors move quality and cost.

@@ -151,7 +151,7 @@ def _run_routerbench(settings: HybridSettings, data_dir: Path, *, log: DecisionL
 
 
 class _NoPredictor:
-    """A stand-in predictor for replays whose policies never route; it fails if it is ever called."""
+    """A stand-in predictor for replays whose policies never route, which raises if it is ever called."""
 
     name = "none"
     default_threshold = 0.5

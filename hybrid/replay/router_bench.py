@@ -260,7 +260,7 @@ def routerbench_router(
     log: DecisionLog | None = None,
     seed: int = 0,
 ) -> HybridRouter:
-    """A HybridRouter whose models replay RouterBench answers; it needs no key and no network.
+    """Build a HybridRouter whose models replay RouterBench answers, so it needs no key and no network.
 
     The weak and strong models are Mixtral and GPT-4, the pair the router was
     trained on. The cascade runs over `tiers` and the parallel mode over
