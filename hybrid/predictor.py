@@ -197,7 +197,8 @@ def build_predictor(settings: HybridSettings) -> MFPredictor:
 
     logger.debug("loaded router checkpoint %s with embedder %s", checkpoint.source, embedder.name)
     predictor = load_predictor(checkpoint, embedder, name=settings.router)
-    _warn_if_pair_differs(predictor, settings.strong_model, settings.weak_model)
+    _warn_if_pair_differs(predictor, settings.strong_model, settings.weak_model,
+                          threshold_set=settings.threshold is not None)
     return predictor
 
 
@@ -217,7 +218,13 @@ def checkpoint_embedder(checkpoint: MFCheckpoint) -> str:
     return "openai" if checkpoint.text_dim == OpenAIEmbedder.dim else "minilm"
 
 
-def _warn_if_pair_differs(predictor: MFPredictor, strong_model: str, weak_model: str) -> None:
+def _warn_if_pair_differs(predictor: MFPredictor, strong_model: str, weak_model: str, *, threshold_set: bool) -> None:
+    """Log once per pair when the checkpoint scores another pair than the configured one.
+
+    It is a WARNING while the threshold is the checkpoint's default, and INFO once
+    HYBRID_THRESHOLD is set, because a threshold calibrated on the user's prompts
+    is the remedy the message asks for.
+    """
     trained_strong, trained_weak = predictor.scored_pair
     if (strong_model, weak_model) == (trained_strong, trained_weak):
         return
@@ -226,7 +233,10 @@ def _warn_if_pair_differs(predictor: MFPredictor, strong_model: str, weak_model:
     if key in _warned_pairs:
         return
     _warned_pairs.add(key)
-    logger.warning(
+
+    level = logging.INFO if threshold_set else logging.WARNING
+    logger.log(
+        level,
         "router checkpoint %s scores %s (strong) against %s (weak), but the configured pair is %s against %s; "
         "its win rates rank prompts for the trained pair, so calibrate HYBRID_THRESHOLD on your own prompts "
         "with `hybrid calibrate`",

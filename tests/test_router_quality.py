@@ -151,8 +151,21 @@ def test_pair_warning_logged_once(caplog: pytest.LogCaptureFixture) -> None:
 
     warnings = [record for record in caplog.records if "configured pair" in record.getMessage()]
     assert len(warnings) == 1
+    assert warnings[0].levelno == logging.WARNING
     assert "my-strong-model-a" in warnings[0].getMessage()
     assert "gpt-4-1106-preview" in warnings[0].getMessage()
+
+
+def test_pair_notice_is_info_once_threshold_set(caplog: pytest.LogCaptureFixture) -> None:
+    settings = load_settings(strong_model="my-strong-model-c", weak_model="my-weak-model-d", threshold=0.42)
+
+    with caplog.at_level(logging.INFO, logger="hybrid.predictor"):
+        build_predictor(settings)
+
+    notices = [record for record in caplog.records if "configured pair" in record.getMessage()]
+    assert len(notices) == 1
+    assert notices[0].levelno == logging.INFO
+    assert "my-strong-model-c" in notices[0].getMessage()
 
 
 def test_no_pair_warning_for_trained_pair(caplog: pytest.LogCaptureFixture) -> None:
