@@ -223,7 +223,7 @@ def _warn_if_pair_differs(predictor: MFPredictor, strong_model: str, weak_model:
 
     It is a WARNING while the threshold is the checkpoint's default, and INFO once
     HYBRID_THRESHOLD is set, because a threshold calibrated on the user's prompts
-    is the remedy the message asks for.
+    is the remedy the message recommends.
     """
     trained_strong, trained_weak = predictor.scored_pair
     if (strong_model, weak_model) == (trained_strong, trained_weak):
