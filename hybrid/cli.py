@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train-router", help="train the local MF checkpoint on recorded MMLU labels")
     train.add_argument("--data", metavar="PATH", help="routellm-evals folder (default: download to the cache)")
     train.add_argument("--output", metavar="DIR", help="where to write the checkpoint (default: the shipped one)")
-    train.add_argument("--recipe", default="weak_fails", help="label recipe: weak_fails, ties_weak or routellm")
+    train.add_argument("--recipe", default="weak_fails", help="label recipe: weak_fails, ties_weak, routellm or strong_gain")
     train.add_argument("--json", action="store_true", help="print the training report as JSON")
     train.add_argument("--fit", choices=["mf", "logistic"], default="mf",
                        help="mf: routellm's MF training on MiniLM embeddings (output default: mf-minilm); logistic: one "

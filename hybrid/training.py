@@ -115,6 +115,14 @@ class LabelRecipe(StrEnum):
     ROUTELLM = "routellm"
     """RouteLLM's pairwise recipe: rows where both models agree are dropped, the rest labelled by the winner."""
 
+    STRONG_GAIN = "strong_gain"
+    """A soft label on every row: 1 when only the strong model is right, 0 when only the weak one is, 0.5 on ties.
+
+    It is the strong model's expected gain, which APGR rewards on correctness
+    benchmarks. It gave the best GSM8K score and the worst MT-Bench score of the
+    recipes compared in docs/router.md.
+    """
+
 
 @dataclass(frozen=True)
 class FitSettings:
@@ -346,6 +354,8 @@ def make_labels(items: Sequence[RecordedItem], recipe: LabelRecipe | str) -> tup
         return np.ones(len(items), dtype=bool), (~weak).astype(np.float32)
     if recipe is LabelRecipe.TIES_WEAK:
         return np.ones(len(items), dtype=bool), (strong & ~weak).astype(np.float32)
+    if recipe is LabelRecipe.STRONG_GAIN:
+        return np.ones(len(items), dtype=bool), ((strong.astype(np.float32) - weak + 1) / 2).astype(np.float32)
 
     keep = strong != weak
     return keep, strong[keep].astype(np.float32)

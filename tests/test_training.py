@@ -197,6 +197,7 @@ def test_training_script_names_rejected(tmp_path: Path) -> None:
         (LabelRecipe.WEAK_FAILS, [True, True, True, True], [0.0, 1.0, 0.0, 1.0]),
         (LabelRecipe.TIES_WEAK, [True, True, True, True], [0.0, 1.0, 0.0, 0.0]),
         (LabelRecipe.ROUTELLM, [False, True, True, False], [1.0, 0.0]),
+        (LabelRecipe.STRONG_GAIN, [True, True, True, True], [0.5, 1.0, 0.0, 0.5]),
     ],
 )
 def test_label_recipes(recipe: LabelRecipe, expected_keep: list[bool], expected_labels: list[float]) -> None:
