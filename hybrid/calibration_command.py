@@ -115,4 +115,5 @@ def _print_text(result: dict[str, Any]) -> None:
         print(f"hybrid: threshold {hybrid['threshold']:.6f} and judge cut {hybrid['judge_cut']:.6g} give quality "
               f"{hybrid['quality']:.4f} at cost {hybrid['cost']:.6g} per prompt ({hybrid['strong_share']:.1%} strong "
               f"calls, {hybrid['accept_rate']:.1%} of weak answers accepted)")
-    print("costs are in the labels' cost unit, or the strong-call share when the file has no costs")
+    if "router_only" in result or "hybrid" in result:
+        print("costs are in the labels' cost unit, or the strong-call share when the file has no costs")

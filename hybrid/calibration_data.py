@@ -73,6 +73,8 @@ def read_calibration_file(path: Path | str, *, labelled: bool = False) -> Calibr
 
 
 def _read_rows(source: Path) -> list[dict[str, Any]]:
+    if source.is_dir():
+        raise InputError(f"calibration file {source} is a directory; pass a JSONL or CSV file of prompts inside it")
     if not source.is_file():
         raise InputError(f"calibration file {source} does not exist; pass a JSONL or CSV file of prompts")
 

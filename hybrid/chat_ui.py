@@ -192,7 +192,7 @@ def launch(router: HybridRouter, *, examples: Sequence[str] = (), mode: str = "h
         pwa=False,
         mcp_server=False,
         enable_monitoring=False,
-        quiet=not block,
+        quiet=True,
         css=PAGE_CSS,
     )
     return app

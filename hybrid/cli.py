@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from hybrid.calibration_command import add_calibrate_parser
 from hybrid.errors import HybridError
 from hybrid.evaluation.command import add_eval_parser
+from hybrid.output_paths import check_chart_path, check_output_file
 
 if TYPE_CHECKING:
     from hybrid.pipeline import HybridRouter
@@ -98,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve an OpenAI-compatible API for every mode")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
-    serve.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    serve.add_argument("--port", type=_port, default=8000, help="TCP port (default: 8000)")
     serve.add_argument("--replay", metavar="PATH", help="serve recorded answers from PATH (a routellm-evals or "
                        "RouterBench 0-shot folder) instead of live providers")
     serve.set_defaults(handler=_serve)
@@ -107,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--replay", metavar="PATH", help="answer from recorded data in PATH (a routellm-evals or "
                       "RouterBench 0-shot folder) instead of live providers; only recorded prompts can be answered")
     chat.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
-    chat.add_argument("--port", type=int, default=7860, help="TCP port (default: 7860)")
+    chat.add_argument("--port", type=_port, default=7860, help="TCP port (default: 7860)")
     chat.add_argument("--mode", default="hybrid", help="mode selected when the page opens: hybrid, router, cascade, "
                       "parallel, strong or weak (default: hybrid)")
     chat.set_defaults(handler=_chat)
@@ -119,6 +120,17 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--settings", metavar="FILE", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
+
+
+def _port(text: str) -> int:
+    """Parse a TCP port for argparse, which reports the ArgumentTypeError message as a usage error."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number; use an integer from 1 to 65535") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is outside 1-65535; use a free port such as 8000")
+    return port
 
 
 def _settings(args: argparse.Namespace) -> object:
@@ -188,6 +200,7 @@ def _chat(args: argparse.Namespace) -> int:
         router = _replay_router(settings, Path(args.replay))  # type: ignore[arg-type]
     else:
         router = HybridRouter.from_settings(settings)  # type: ignore[arg-type]
+    print(f"chat page: http://{args.host}:{args.port} (Ctrl+C stops it)", flush=True)
     launch(router, examples=recorded_examples(router), mode=args.mode, replay=bool(args.replay),
            host=args.host, port=args.port)
     return 0
@@ -259,6 +272,11 @@ def _demo(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+
+    if args.log:
+        check_output_file(Path(args.log), "--log")
+    if args.plot:
+        check_chart_path(Path(args.plot), "--plot")
 
     chosen = args.benchmark or [*BENCHMARKS, *([ROUTERBENCH] if args.routerbench else [])]
     if ROUTERBENCH in chosen and not args.routerbench:

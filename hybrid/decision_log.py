@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from hybrid.errors import DataError
+from hybrid.errors import ConfigurationError, DataError
 from hybrid.record import DecisionRecord
 
 __all__ = ["DecisionLog", "read_records"]
@@ -32,6 +32,12 @@ class DecisionLog:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise ConfigurationError(
+                f"decision log path {str(self.path)!r} is a directory; name a file such as "
+                f"{str(self.path / 'decisions.jsonl')!r}",
+                setting="HYBRID_LOG_PATH",
+            )
         self._lock = threading.Lock()
         self._tail_checked = False
 

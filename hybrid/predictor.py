@@ -237,8 +237,7 @@ def _warn_if_pair_differs(predictor: MFPredictor, strong_model: str, weak_model:
     level = logging.INFO if threshold_set else logging.WARNING
     logger.log(
         level,
-        "router checkpoint %s scores %s (strong) against %s (weak), but the configured pair is %s against %s; "
-        "its win rates rank prompts for the trained pair, so calibrate HYBRID_THRESHOLD on your own prompts "
-        "with `hybrid calibrate`",
-        predictor.checkpoint.source, trained_strong, trained_weak, strong_model, weak_model,
+        "router %s was trained on %s against %s, not the configured pair %s against %s, so its win rates "
+        "only rank prompts; set HYBRID_THRESHOLD from `hybrid calibrate` on your own prompts (this is then logged at INFO)",
+        Path(predictor.checkpoint.source).name, trained_strong, trained_weak, strong_model, weak_model,
     )

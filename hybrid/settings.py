@@ -6,7 +6,10 @@ Constructor arguments override the environment, which override the file.
 from __future__ import annotations
 
 import difflib
+import io
 import json
+import logging
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,6 +21,11 @@ from hybrid.errors import ConfigurationError
 __all__ = ["DEFAULT_SETTINGS_FILE", "HybridSettings", "ModelPrice", "load_settings"]
 
 DEFAULT_SETTINGS_FILE = "settings.env"
+
+logger = logging.getLogger("hybrid.settings")
+
+# Unknown HYBRID_* environment variables already warned about in this process.
+_warned_names: set[str] = set()
 
 LogPolicy = Literal["full", "hash", "none"]
 JudgeLanguage = Literal["en", "pt-BR"]
@@ -40,6 +48,7 @@ class HybridSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HYBRID_",
         env_file=None,
+        env_ignore_empty=True,
         extra="forbid",
         validate_default=True,
     )
@@ -172,14 +181,16 @@ def load_settings(settings_file: str | Path | None = None, **overrides: object) 
     env_file: Path | None = None
     if settings_file is not None:
         env_file = Path(settings_file)
+        if env_file.is_dir():
+            raise ConfigurationError(f"settings file {str(env_file)!r} is a directory; name the settings file inside it")
         if not env_file.is_file():
             raise ConfigurationError(f"settings file {str(env_file)!r} does not exist; copy settings.env.example")
-        try:
-            env_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigurationError(f"settings file {str(env_file)!r} cannot be read: {error}") from error
     elif Path(DEFAULT_SETTINGS_FILE).is_file():
         env_file = Path(DEFAULT_SETTINGS_FILE)
+
+    if env_file is not None:
+        _check_settings_file_syntax(env_file)
+    _warn_unknown_environment_names()
 
     try:
         return HybridSettings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
@@ -194,6 +205,37 @@ def load_settings(settings_file: str | Path | None = None, **overrides: object) 
         ) from None
 
 
+def _check_settings_file_syntax(path: Path) -> None:
+    """Raise on a line that is not `NAME=value`, which python-dotenv would skip with only a warning."""
+    from dotenv.parser import parse_stream
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigurationError(f"settings file {str(path)!r} cannot be read: {error}") from error
+
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            line = binding.original.string.strip().splitlines()[0] if binding.original.string.strip() else ""
+            name = line.split()[0] if line.split() else line
+            raise ConfigurationError(
+                f"settings file {str(path)!r}, line {binding.original.line}: cannot parse the line starting with "
+                f"{name[:40]!r}; write each setting as NAME=value, for example HYBRID_THRESHOLD=0.3"
+            )
+
+
+def _warn_unknown_environment_names() -> None:
+    """Log a WARNING for each HYBRID_* environment variable that names no setting, with the closest name."""
+    known = {f"HYBRID_{name.upper()}" for name in HybridSettings.model_fields}
+    for name in sorted(os.environ):
+        if not name.upper().startswith("HYBRID_") or name.upper() in known or name in _warned_names:
+            continue
+        _warned_names.add(name)
+        close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
+        hint = f"did you mean {close[0]}?" if close else "see settings.env.example for the names"
+        logger.warning("environment variable %s is not a hybrid setting and is ignored; %s", name, hint)
+
+
 def _describe(error: ValidationError) -> str:
     known = [f"HYBRID_{name.upper()}" for name in HybridSettings.model_fields]
     problems = []
@@ -204,8 +246,17 @@ def _describe(error: ValidationError) -> str:
             name = f"HYBRID_{name}"
         where = f" (key {'.'.join(parts[1:])!r})" if len(parts) > 1 else ""
         problem = f"{name}{where}: {item['msg']}"
+        scalar = isinstance(item.get("input"), (str, int, float, bool))
+        if scalar and "KEY" not in name and item["type"] not in ("extra_forbidden", "missing"):
+            # Key values are never echoed. Other values are, so the message shows what was read.
+            problem += f" (got {_shorten(item.get('input'))})"
         if item["type"] == "extra_forbidden":
             close = difflib.get_close_matches(name, known, n=1)
             problem += f"; did you mean {close[0]}?" if close else "; see settings.env.example for the names"
         problems.append(problem)
     return "invalid settings: " + "; ".join(problems)
+
+
+def _shorten(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

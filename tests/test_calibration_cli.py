@@ -135,3 +135,10 @@ def test_missing_file_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
     assert status == 1
     assert "nope.jsonl does not exist" in capsys.readouterr().err
+
+
+def test_directory_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["calibrate", "--prompts", str(tmp_path), "--strong-pct", "0.5"])
+
+    assert status == 1
+    assert f"{tmp_path} is a directory" in capsys.readouterr().err

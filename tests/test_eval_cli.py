@@ -19,7 +19,7 @@ needs_data = pytest.mark.skipif(not ROUTELLM.is_dir(), reason="RouteLLM eval dat
 @needs_data
 def test_eval_writes_table_json_and_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                           shipped_predictor: object) -> None:
-    output = tmp_path / "eval.json"
+    output = tmp_path / "new folder" / "eval.json"
     chart = tmp_path / "eval.png"
 
     status = main(["eval", "--data", str(ROUTELLM), "--benchmark", "mt_bench", "--router", "mf-wordllama-length",

@@ -48,6 +48,59 @@ def test_invalid_values_name_the_setting(overrides: dict[str, object], name: str
         load_settings(**overrides)
 
 
+def test_invalid_value_is_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HYBRID_THRESHOLD", "abc")
+
+    with pytest.raises(ConfigurationError, match=r"HYBRID_THRESHOLD.*got 'abc'"):
+        load_settings()
+
+
+def test_key_value_never_echoed(tmp_path: Path) -> None:
+    settings_file = tmp_path / "settings.env"
+    settings_file.write_text('HYBRID_PRICES={"m": {"input_per_million": "sk-secret-price"}}\nHYBRID_OPENAI_API_KEY=sk-secret-key\n')
+
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(settings_file)
+
+    assert "sk-secret-price" in str(caught.value)
+    assert "sk-secret-key" not in str(caught.value)
+
+
+def test_empty_environment_value_means_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HYBRID_THRESHOLD", "")
+    monkeypatch.setenv("HYBRID_WEAK_TIMEOUT", "")
+
+    settings = load_settings()
+
+    assert settings.threshold is None
+    assert settings.weak_timeout == HybridSettings.model_fields["weak_timeout"].default
+
+
+def test_unknown_environment_name_warns(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("HYBRID_STRONG_MODLE", "x")
+
+    with caplog.at_level("WARNING", logger="hybrid.settings"):
+        load_settings()
+        load_settings()
+
+    warnings = [record.getMessage() for record in caplog.records if "HYBRID_STRONG_MODLE" in record.getMessage()]
+    assert len(warnings) == 1
+    assert "did you mean HYBRID_STRONG_MODEL?" in warnings[0]
+
+
+def test_unparsable_settings_line_rejected(tmp_path: Path) -> None:
+    settings_file = tmp_path / "settings.env"
+    settings_file.write_text("# comment\nHYBRID_WEAK_MODEL=groq/x\nHYBRID_THRESHOLD 0.3\n")
+
+    with pytest.raises(ConfigurationError, match=r"line 3: .*'HYBRID_THRESHOLD'.*NAME=value"):
+        load_settings(settings_file)
+
+
+def test_settings_path_is_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="is a directory"):
+        load_settings(tmp_path)
+
+
 def test_missing_settings_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_settings(tmp_path / "nope.env")

@@ -63,6 +63,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from hybrid.evaluation.replay import JudgeNoise
     from hybrid.evaluation.report import format_table, to_json
     from hybrid.evaluation.routers import load_routers, shipped_router_names
+    from hybrid.output_paths import check_chart_path, check_output_file
     from hybrid.predictor import SHIPPED_CHECKPOINT
     from hybrid.settings import load_settings
 
@@ -87,6 +88,11 @@ def run_eval(args: argparse.Namespace) -> int:
     if any(name.startswith(ROUTERBENCH_PREFIX) for name in benchmarks) and not args.routerbench:
         print("error: RouterBench benchmarks need --routerbench PATH, the RouterBench 0-shot folder", file=sys.stderr)
         return EXIT_USAGE
+
+    if args.json_out:
+        check_output_file(Path(args.json_out), "--json-out")
+    if args.plot:
+        check_chart_path(Path(args.plot), "--plot")
 
     settings = load_settings(args.settings)
     names = args.router or _default_routers(SHIPPED_CHECKPOINT.name, shipped_router_names())
@@ -114,6 +120,7 @@ def run_eval(args: argparse.Namespace) -> int:
     }
     document = to_json(results, context=context, modes=modes)
     if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(document + "\n", encoding="utf-8")
     if args.plot:
         from hybrid.evaluation.plot import plot_evaluation

@@ -60,7 +60,9 @@ def format_table(results: Sequence[BenchmarkResult], *, confidence: float = 0.9,
     lines.append(
         f"APGR and CPT intervals are {percent} bootstrap intervals over prompts. 'vs random' is 'above' only when the "
         f"method's APGR interval lies wholly above the central {percent} of random routers' APGRs on the same prompts; "
-        "two methods whose intervals overlap are not shown to differ. CPT is the strong-call share, and '$/1k' the mean "
+        "two methods whose intervals overlap are not shown to differ. The 'random' row is one random router, with its "
+        "curve and dollar figures; the line above each table summarises 1,000 of them, so the two APGRs differ. "
+        "CPT is the strong-call share, and '$/1k' the mean "
         "cost per 1,000 prompts, needed to recover 50% or 80% of the quality gap ('never' when the curve does not get there)."
     )
     if modes:

@@ -79,9 +79,9 @@ class JudgePolicy:
         for name in ("false_accept", "false_reject"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} is {value!r}; pass a rate between 0 and 1")
+                raise ValueError(f"--{name.replace('_', '-')} {value!r} is outside [0, 1]; pass a rate such as 0.1")
         if not 1.0 <= self.mt_bench_cut <= 10.0:
-            raise ValueError(f"mt_bench_cut is {self.mt_bench_cut!r}; pass a GPT-4 score between 1 and 10")
+            raise ValueError(f"--mt-bench-cut {self.mt_bench_cut!r} is outside 1-10; pass a GPT-4 score such as 8")
 
 
 class ReplayJudge:

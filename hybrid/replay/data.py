@@ -107,8 +107,8 @@ def resolve_data_dir(path: str | Path | None) -> Path:
     root = Path(path).expanduser()
     fix = (
         "Pass the folder that holds RouteLLM's gsm8k/ and mt_bench/ files (--data for demo, eval and "
-        "train-router; --replay for ask, serve and chat), or leave --data unset to download the files "
-        f"into {resolve_cache_dir()} (set {CACHE_DIR_ENV} to change it)"
+        "train-router; --replay for ask, serve and chat). Without --data, demo, eval and train-router download "
+        f"the files into {resolve_cache_dir()} (set {CACHE_DIR_ENV} to change it)"
     )
 
     if not root.is_dir():
@@ -448,8 +448,8 @@ def _open(path: Path) -> TextIO:
         return path.open(encoding="utf-8", newline="")
     except FileNotFoundError as error:
         raise DataError(
-            f"data file {path} is missing. Pass --data ../shared/data/routellm-evals, "
-            "or leave --data unset to download the data"
+            f"data file {path} is missing. Pass the RouteLLM evals folder (--data, or --replay for ask, serve "
+            "and chat); without --data, demo, eval and train-router download the data"
         ) from error
 
 
