@@ -284,7 +284,8 @@ class HybridRouter:
 
         try:
             weak = await self._call(self.weak, Stage.WEAK, messages, trace)
-        except ProviderError:
+        except ProviderError as error:
+            logger.warning("request %s: %s; falling back to the strong model", trace.request_id, error)
             return await self._fall_back(FallbackReason.WEAK_FAILED, messages, trace)
         except ModelNotFoundError as error:
             logger.error("configuration alarm: %s", error)

@@ -76,6 +76,7 @@ class HybridSettings(BaseSettings):
         default=None, validation_alias=AliasChoices("HYBRID_GROQ_API_KEY", "GROQ_API_KEY", "groq_api_key")
     )
     weak_api_base: str | None = None
+    weak_api_key: SecretStr | None = None
 
     # Timeouts in seconds, and retries after the first attempt.
     weak_timeout: float = Field(default=30.0, gt=0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pydantic import SecretStr
+
 from hybrid.backends import Completion, Message
 from hybrid.errors import ConfigurationError, ModelNotFoundError, ProviderError, ProviderTimeoutError
 from hybrid.provider_errors import is_model_missing
@@ -13,6 +15,12 @@ from hybrid.settings import HybridSettings
 __all__ = ["LiteLLMCompletion"]
 
 logger = logging.getLogger("hybrid.weak_client")
+
+# The key sent to a server named by HYBRID_WEAK_API_BASE when HYBRID_WEAK_API_KEY is unset.
+NO_KEY = "no-key"
+
+# Groq's API host, recognised in HYBRID_GROQ_BASE_URL to tell Groq from other servers.
+GROQ_HOST = "api.groq.com"
 
 # The setting that names the model, by pipeline stage.
 _MODEL_SETTINGS = {"weak": "HYBRID_WEAK_MODEL", "cascade": "HYBRID_CASCADE_TIERS", "parallel": "HYBRID_PARALLEL_MODELS"}
@@ -23,6 +31,8 @@ class LiteLLMCompletion:
 
     For `groq/` models the Groq base URL and key from settings are passed
     explicitly, so LiteLLM never falls back to its own environment defaults.
+    A model on HYBRID_WEAK_API_BASE gets HYBRID_WEAK_API_KEY, or the placeholder
+    `no-key` for servers that need none, so OPENAI_API_KEY never reaches that server.
     """
 
     def __init__(self, settings: HybridSettings, *, model: str | None = None, stage: str = "weak") -> None:
@@ -33,10 +43,16 @@ class LiteLLMCompletion:
         self._model_setting = _MODEL_SETTINGS.get(stage, "HYBRID_WEAK_MODEL")
         self._retries = settings.weak_retries
         self._api_base = settings.weak_api_base
-        self._api_key = None
-        if self.model.startswith("groq/"):
+        self._api_key: SecretStr | None = None
+        self._groq = self.model.startswith("groq/")
+        if self._groq:
             self._api_base = self._api_base or settings.groq_base_url.removesuffix("/openai/v1") + "/openai/v1"
             self._api_key = settings.groq_api_key
+        elif self._api_base:
+            # Always pass a key to a custom server: without one, LiteLLM would send OPENAI_API_KEY there.
+            self._api_key = settings.weak_api_key or SecretStr(NO_KEY)
+        self._base_setting = "HYBRID_GROQ_BASE_URL" if self._groq else "HYBRID_WEAK_API_BASE"
+        self._key_setting = "HYBRID_GROQ_API_KEY" if self._groq else "HYBRID_WEAK_API_KEY"
 
     async def complete(self, messages: list[Message], *, timeout: float) -> Completion:
         import litellm
@@ -72,8 +88,9 @@ class LiteLLMCompletion:
             # which the pipeline answers by falling back to the strong model.
             logger.debug("%s model %s raised %s", self._stage, self.model, type(error).__name__, exc_info=True)
             raise ProviderError(
-                f"{self._stage} model {self.model} failed: {type(error).__name__}; check HYBRID_GROQ_BASE_URL",
-                stage=self._stage, model=self.model, attempts=self._retries + 1, setting="HYBRID_GROQ_BASE_URL",
+                f"{self._stage} model {self.model} failed: {type(error).__name__}: {self._cause(str(error))}; "
+                f"{self._base_hint()}",
+                stage=self._stage, model=self.model, attempts=self._retries + 1, setting=self._base_setting,
             ) from None
 
         return _to_completion(response, self.model, stage=self._stage)
@@ -93,13 +110,20 @@ class LiteLLMCompletion:
         # status only for errors that carry one from the provider.
         if not isinstance(error, openai.APIStatusError):
             status = None
-        setting = "HYBRID_GROQ_API_KEY" if status in (401, 403) else "HYBRID_GROQ_BASE_URL"
+        setting = self._key_setting if status in (401, 403) else self._base_setting
+        hint = f"check {setting}" if status in (401, 403) else self._base_hint()
         shown = f" (HTTP {status})" if status is not None else ""
         return ProviderError(
             f"{self._stage} model {self.model} failed: {type(error).__name__}{shown}: {self._cause(message)}; "
-            f"check {setting}",
+            f"{hint}",
             stage=self._stage, model=self.model, status=status, attempts=self._retries + 1, setting=setting,
         )
+
+    def _base_hint(self) -> str:
+        if self._groq and GROQ_HOST not in (self._api_base or ""):
+            return (f"check {self._base_setting}. LiteLLM's groq/ models expect Groq's own replies; for another "
+                    "OpenAI-compatible server, set HYBRID_WEAK_MODEL=openai/<model> and HYBRID_WEAK_API_BASE")
+        return f"check {self._base_setting}"
 
     def _cause(self, message: str) -> str:
         """The provider's message, shortened, with the API key removed should it appear."""
