@@ -258,3 +258,19 @@ def test_cli_demo_routerbench_rows(tmp_path: Path, capsys: pytest.CaptureFixture
 
     assert status == 2
     assert "--routerbench" in capsys.readouterr().err
+
+
+@needs_routerbench
+def test_lookup_accepts_csv_list_literal() -> None:
+    from hybrid.errors import ReplayMissError
+    from hybrid.replay.router_bench import RouterBenchRecording, load_routerbench
+
+    recording = RouterBenchRecording(load_routerbench(ROUTERBENCH, benchmarks=["mbpp"]))
+    csv.field_size_limit(2**31 - 1)
+    with (ROUTERBENCH / "mbpp_test.csv").open(newline="", encoding="utf-8") as handle:
+        cell = next(csv.DictReader(handle))["prompt"]
+
+    assert cell.startswith("[")
+    assert recording.lookup(cell).prompt == "\n\n".join(ast.literal_eval(cell))
+    with pytest.raises(ReplayMissError):
+        recording.lookup("['a prompt that was never recorded']")

@@ -155,6 +155,9 @@ class RouterBenchRecording:
         """Return the item of `prompt`, or raise ReplayMissError."""
         item = self._index.get(normalize_prompt(prompt))
         if item is None:
+            # A prompt copied from the CSV is still the list literal the file stores it as.
+            item = self._index.get(normalize_prompt(_literal_prompt(prompt)))
+        if item is None:
             raise ReplayMissError(
                 f"prompt is not in the RouterBench recording: {prompt[:80]!r}. The recording contains "
                 f"{len(self._index)} prompts. Replay mode serves only recorded prompts; use a live backend for others"
@@ -334,6 +337,19 @@ def _parse_row(row: dict[str, str], path: Path, number: int, models: Sequence[st
         cost_usd=costs,
         oracle_model=row["oracle_model_to_route_to"],
     )
+
+
+def _literal_prompt(text: str) -> str:
+    """Return the prompt a CSV cell such as `['Question: ...']` holds, or `text` when it is no such literal."""
+    if not text.lstrip().startswith("["):
+        return text
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+    if isinstance(value, list) and value and all(isinstance(part, str) for part in value):
+        return "\n\n".join(value)
+    return text
 
 
 def _strings(cell: str, path: Path, number: int, column: str) -> list[str]:
