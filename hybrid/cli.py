@@ -159,7 +159,16 @@ def _ask(args: argparse.Namespace) -> int:
     print(f"model: {answer.model}  route: {record.route or record.mode}  win rate: {_num(record.win_rate)}  "
           f"verdict: {record.verdict or '-'}  fallback: {record.fallback_reason or 'no'}  "
           f"cost: {_usd(record.total_cost_usd)} (strong only: {_usd(record.strong_only_cost_usd)})")
+    if args.replay and not _is_routerbench(Path(args.replay)):
+        print("replay: the answer was recorded from GPT-4-1106 (strong) or Mixtral-8x7B (weak), and is labelled "
+              "and priced as the configured model")
     return 0
+
+
+def _is_routerbench(path: Path) -> bool:
+    from hybrid.replay import router_bench
+
+    return router_bench.is_routerbench_dir(path)
 
 
 def _replay_router(settings: HybridSettings, path: Path) -> HybridRouter:

@@ -128,6 +128,14 @@ def test_cli_ask_replay_hit_and_miss(capsys: pytest.CaptureFixture[str], tmp_pat
     assert record["answer"] == gsm8k_rows()[0][f"{STRONG}_response"]
     assert (tmp_path / "hybrid-decisions.jsonl").exists()
 
+    status = main(["ask", "--replay", str(DATA), "--mode", "strong", prompt])
+    text = capsys.readouterr().out
+
+    assert status == 0
+    assert text.startswith(gsm8k_rows()[0][f"{STRONG}_response"])
+    assert "model: gpt-4o" in text
+    assert "recorded from GPT-4-1106 (strong) or Mixtral-8x7B (weak)" in text
+
     status = main(["ask", "--replay", str(DATA), "What is the meaning of life?"])
 
     assert status == 1
