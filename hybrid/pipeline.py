@@ -31,6 +31,7 @@ from hybrid.errors import (
     ModelNotFoundError,
     PredictionError,
     ProviderError,
+    ProviderTimeoutError,
 )
 from hybrid.judge import build_judge_messages, new_nonce, parse_verdict
 from hybrid.messages import last_user_text, normalize_messages
@@ -101,6 +102,7 @@ class HybridRouter:
             tiers=[TimedBackend(weak, settings.weak_timeout), TimedBackend(strong, settings.strong_timeout)],
         )
         self.parallel = parallel
+        _warn_if_deadline_leaves_no_fallback(settings)
 
     @classmethod
     def from_settings(cls, settings: HybridSettings | None = None, *, predictor: Predictor | None = None,
@@ -333,9 +335,17 @@ class HybridRouter:
     async def _call(self, backend: CompletionBackend, stage: Stage, messages: list[Message],
                     trace: StrategyTrace) -> Completion:
         started = time.perf_counter()
+        stage_timeout = self.settings.weak_timeout if stage is Stage.WEAK else self.settings.strong_timeout
+        timeout = stage_timeout
         try:
-            stage_timeout = self.settings.weak_timeout if stage is Stage.WEAK else self.settings.strong_timeout
-            completion = await backend.complete(messages, timeout=trace.time_left(stage_timeout, stage.value))
+            timeout = trace.time_left(stage_timeout, stage.value)
+            completion = await backend.complete(messages, timeout=timeout)
+        except ProviderTimeoutError as error:
+            cut = trace.deadline_error(error, timeout, stage_timeout)
+            trace.stage(stage, backend.model, started, error=cut)
+            if cut is error:
+                raise
+            raise cut from None
         except HybridError as error:
             trace.stage(stage, backend.model, started, error=error)
             raise
@@ -380,3 +390,15 @@ def _stream_header(trace: StrategyTrace, decision: RouteDecision | None, model: 
 
 def _fmt(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.6g}"
+
+
+def _warn_if_deadline_leaves_no_fallback(settings: HybridSettings) -> None:
+    """Warn when a slow weak call and judge call can use up the request deadline before the strong fallback."""
+    budget = settings.request_timeout
+    weak_path = settings.weak_timeout + settings.judge_timeout
+    if budget is not None and budget <= weak_path:
+        logger.warning(
+            "HYBRID_REQUEST_TIMEOUT (%g s) is not above HYBRID_WEAK_TIMEOUT + HYBRID_JUDGE_TIMEOUT (%g s), so a slow "
+            "weak model or judge can use up the deadline and leave no time for the strong fallback; lower those two "
+            "or raise HYBRID_REQUEST_TIMEOUT", budget, weak_path,
+        )

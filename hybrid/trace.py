@@ -37,6 +37,8 @@ class RequestTrace:
         self.verdict: ParsedVerdict | None = None
         self.fallback_reason: FallbackReason | None = None
         self.errors: list[str] = []
+        # Errors already listed by `stage`, so `fail` does not list the same one again.
+        self._stage_errors: set[int] = set()
 
     def time_left(self, stage_timeout: float, stage: str) -> float:
         """Return the timeout for the next call: its stage timeout, cut to what the request deadline leaves.
@@ -54,6 +56,16 @@ class RequestTrace:
             )
         return min(stage_timeout, remaining)
 
+    def deadline_error(self, error: ProviderTimeoutError, timeout: float, stage_timeout: float) -> ProviderTimeoutError:
+        """Return `error`, or when the request deadline had cut the call's timeout, an error that names the deadline."""
+        if self._deadline is None or timeout >= stage_timeout:
+            return error
+        return ProviderTimeoutError(
+            f"{error.stage} model {error.model} was cut off after {timeout:.3g} s because the request's "
+            f"{self._deadline_s:g} s deadline ran out; raise HYBRID_REQUEST_TIMEOUT",
+            stage=error.stage, model=error.model, attempts=error.attempts, setting="HYBRID_REQUEST_TIMEOUT",
+        )
+
     def routed(self, decision: RouteDecision) -> None:
         self.decision = decision
 
@@ -64,6 +76,8 @@ class RequestTrace:
         self.fallback_reason = reason
 
     def fail(self, error: BaseException) -> None:
+        if id(error) in self._stage_errors:
+            return
         self.errors.append(f"{type(error).__name__}: {error}")
 
     def stage(self, stage: Stage, model: str, started: float, *, prompt_tokens: int | None = None,
@@ -75,6 +89,7 @@ class RequestTrace:
         message = f"{type(error).__name__}: {error}" if error is not None else None
         if message:
             self.errors.append(f"{stage.value}: {message}")
+            self._stage_errors.add(id(error))
         self.stages.append(StageRecord(
             stage=stage, model=model, latency_ms=(time.perf_counter() - started) * 1000,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost_usd, error=message,

@@ -36,7 +36,11 @@ class LiteLLMCompletion:
     """
 
     def __init__(self, settings: HybridSettings, *, model: str | None = None, stage: str = "weak") -> None:
-        import litellm  # noqa: F401  # import here, at start-up, not inside the first request (about 3 s)
+        import litellm  # import here, at start-up, not inside the first request (about 3 s)
+
+        # LiteLLM prints a feedback banner to stdout on every failed call, which would corrupt
+        # `hybrid ask --json` and the server's output. The error itself still reaches the caller.
+        litellm.suppress_debug_info = True
 
         self.model = model or settings.weak_model
         self._stage = stage

@@ -162,6 +162,47 @@ def test_weak_timeout_falls_back(fake_provider: FakeProvider, tmp_path: Path, sh
     assert record.stages[0].latency_ms < 2500
 
 
+def test_deadline_cut_names_request_timeout(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    fake_provider.fault(Fault(status=200, delay_s=3.0), model=WEAK_WIRE_MODEL, path=GROQ_PATH)
+    with caplog.at_level(logging.WARNING, logger="hybrid.pipeline"):
+        router = make_router(fake_provider, tmp_path, shipped_predictor, request_timeout=0.5)
+
+    with pytest.raises(ProviderError) as caught:
+        router.ask("What is 2 + 2?", threshold=1.0)
+    (record,) = list(read_records(tmp_path / "decisions.jsonl"))
+
+    assert "leave no time for the strong fallback" in caplog.text
+    assert caught.value.setting == "HYBRID_REQUEST_TIMEOUT"
+    assert record.stages[0].stage is Stage.WEAK
+    assert "deadline ran out; raise HYBRID_REQUEST_TIMEOUT" in (record.stages[0].error or "")
+    assert "HYBRID_WEAK_TIMEOUT" not in (record.stages[0].error or "")
+    assert len(record.errors) == len(set(record.errors))
+    assert calls(fake_provider, OPENAI_PATH) == []
+
+
+def test_cli_json_stays_clean_on_weak_failure(fake_provider: FakeProvider, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from hybrid.cli import main
+
+    fake_provider.fault(Fault.server_error(500), model=WEAK_WIRE_MODEL, path=GROQ_PATH)
+    fake_provider.reply("4", model="gpt-4o", path=OPENAI_PATH)
+    settings_file = tmp_path / "settings.env"
+    settings_file.write_text(
+        f"HYBRID_OPENAI_BASE_URL={fake_provider.url}/v1\nHYBRID_OPENAI_API_KEY={OPENAI_KEY}\n"
+        f"HYBRID_GROQ_BASE_URL={fake_provider.url}\nHYBRID_GROQ_API_KEY={GROQ_KEY}\n"
+        f"HYBRID_LOG_PATH={tmp_path / 'cli.jsonl'}\nHYBRID_WEAK_RETRIES=0\n"
+    )
+
+    status = main(["--settings", str(settings_file), "ask", "--threshold", "1.0", "--json", "What is 2 + 2?"])
+    # LiteLLM prints a help banner to stdout after a failed call unless it is told not to.
+    record = json.loads(capsys.readouterr().out)
+
+    assert status == 0
+    assert record["fallback_reason"] == "weak_failed"
+    assert record["answer"] == "4"
+
+
 def test_fallback_5xx_raises_and_logs(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
     fake_provider.reply("4?", model=WEAK_WIRE_MODEL, path=GROQ_PATH)
     fake_provider.verdict("reject", "wrong arithmetic", model=JUDGE_MODEL, path=GROQ_PATH)
