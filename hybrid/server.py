@@ -15,7 +15,9 @@ stream's headers carry no cost, and its final chunk carries the record.
 Errors use OpenAI's shape: 400 for an invalid request, 502 when a model call
 failed after every fallback, and 500 for a server misconfiguration or any
 other failure, which is logged. Sampling options such as temperature and
-max_tokens are ignored, since each mode calls several models.
+max_tokens are checked against OpenAI's ranges and then ignored, since each mode
+calls several models. Options whose effect a caller relies on (tools,
+response_format other than text, logprobs, n above 1) get a 400.
 """
 
 from __future__ import annotations

@@ -109,6 +109,7 @@ def parse_chat_request(body: object, router_name: str) -> ChatRequest:
         raise RequestError(str(error), param="messages") from None
 
     mode, threshold = parse_model(body.get("model"), router_name)
+    check_options(body)
 
     stream = body.get("stream", False)
     if stream is None:
@@ -121,6 +122,54 @@ def parse_chat_request(body: object, router_name: str) -> ChatRequest:
 
     return ChatRequest(mode=mode, threshold=threshold, messages=normalized, stream=stream,
                        include_usage=bool(options.get("include_usage", False)))
+
+
+# OpenAI's ranges for the sampling options the server accepts and ignores: (low, high, integer only).
+_SAMPLING_RANGES: dict[str, tuple[float, float, bool]] = {
+    "temperature": (0.0, 2.0, False),
+    "top_p": (0.0, 1.0, False),
+    "presence_penalty": (-2.0, 2.0, False),
+    "frequency_penalty": (-2.0, 2.0, False),
+    "max_tokens": (1, math.inf, True),
+    "max_completion_tokens": (1, math.inf, True),
+    "seed": (-math.inf, math.inf, True),
+}
+# Options whose effect the caller relies on, so ignoring them would return a wrong kind of answer.
+_UNSUPPORTED = ("tools", "functions", "tool_choice", "function_call", "logprobs", "top_logprobs")
+
+
+def check_options(body: dict[str, Any]) -> None:
+    """Raise RequestError for an invalid sampling option or an option the server cannot honour.
+
+    Valid sampling options are accepted and ignored, because each mode calls
+    several models with settings of its own.
+    """
+    for name, (low, high, integer) in _SAMPLING_RANGES.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        number_type = int if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, number_type) or not low <= value <= high:
+            kind = "an integer" if integer else "a number"
+            bounds = f" from {low:g} to {high:g}" if math.isfinite(low) and math.isfinite(high) else (
+                f" of at least {low:g}" if math.isfinite(low) else "")
+            raise RequestError(f"{name} must be {kind}{bounds}, not {value!r}", param=name)
+
+    choices = body.get("n")
+    if choices is not None and choices != 1:
+        raise RequestError(f"n={choices!r} is not supported: this server returns one choice; leave n unset or send 1",
+                           param="n")
+    for name in _UNSUPPORTED:
+        if body.get(name) not in (None, [], False, "none"):
+            raise RequestError(f"{name} is not supported by hybrid's server; send the request without it", param=name)
+    response_format = body.get("response_format")
+    if response_format is not None and response_format != {"type": "text"}:
+        raise RequestError("response_format is not supported by hybrid's server, which returns plain text; "
+                           "leave it unset or send {\"type\": \"text\"}", param="response_format")
+    stop = body.get("stop")
+    if stop is not None and not isinstance(stop, str) and not (
+            isinstance(stop, list) and all(isinstance(item, str) for item in stop)):
+        raise RequestError(f"stop must be a string or a list of strings, not {stop!r}", param="stop")
 
 
 def error_body(message: str, error_type: str, *, param: str | None = None, code: str | None = None) -> dict[str, Any]:

@@ -239,6 +239,42 @@ def test_invalid_requests_get_400(served: tuple[str, openai.OpenAI], fake_provid
     assert fake_provider.requests == []
 
 
+@pytest.mark.parametrize("options, param, fragment", [
+    ({"max_tokens": -5}, "max_tokens", "an integer of at least 1"),
+    ({"max_tokens": 2.5}, "max_tokens", "not 2.5"),
+    ({"temperature": "hot"}, "temperature", "a number from 0 to 2"),
+    ({"top_p": 1.5}, "top_p", "from 0 to 1"),
+    ({"n": 2}, "n", "one choice"),
+    ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]}, "tools", "not supported"),
+    ({"response_format": {"type": "json_object"}}, "response_format", "plain text"),
+    ({"stop": 5}, "stop", "a string or a list of strings"),
+])
+def test_bad_options_get_400(served: tuple[str, openai.OpenAI], fake_provider: FakeProvider,
+                             options: dict[str, object], param: str, fragment: str) -> None:
+    _, client = served
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="strong", messages=[{"role": "user", "content": "hi"}], **options)
+
+    assert caught.value.status_code == 400
+    assert caught.value.body["param"] == param
+    assert fragment in caught.value.body["message"]
+    assert fake_provider.requests == []
+
+
+def test_valid_options_accepted(served: tuple[str, openai.OpenAI], fake_provider: FakeProvider) -> None:
+    _, client = served
+    fake_provider.reply("Hello.", model="gpt-4o", path=OPENAI_PATH)
+
+    completion = client.chat.completions.create(
+        model="strong", messages=[{"role": "user", "content": "hi"}], max_tokens=50, temperature=0.2, top_p=0.9,
+        n=1, seed=7, stop=["\n\n"], tool_choice="none", response_format={"type": "text"},
+    )
+
+    assert completion.choices[0].message.content == "Hello."
+    assert len(completion.choices) == 1
+
+
 @pytest.mark.parametrize("body, fragment", [({"model": "strong"}, "no messages"), ("{not json", "not valid JSON"),
                                             ([1, 2], "JSON object")])
 def test_malformed_bodies_get_400(served: tuple[str, openai.OpenAI], body: object, fragment: str) -> None:
