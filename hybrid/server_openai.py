@@ -134,7 +134,7 @@ _SAMPLING_RANGES: dict[str, tuple[float, float, bool]] = {
     "max_completion_tokens": (1, math.inf, True),
     "seed": (-math.inf, math.inf, True),
 }
-# Options whose effect the caller relies on, so ignoring them would return a wrong kind of answer.
+# Options whose effect the caller relies on, so ignoring them would break the caller.
 _UNSUPPORTED = ("tools", "functions", "tool_choice", "function_call", "logprobs", "top_logprobs")
 
 
@@ -151,9 +151,7 @@ def check_options(body: dict[str, Any]) -> None:
         number_type = int if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, number_type) or not low <= value <= high:
             kind = "an integer" if integer else "a number"
-            bounds = f" from {low:g} to {high:g}" if math.isfinite(low) and math.isfinite(high) else (
-                f" of at least {low:g}" if math.isfinite(low) else "")
-            raise RequestError(f"{name} must be {kind}{bounds}, not {value!r}", param=name)
+            raise RequestError(f"{name} must be {kind}{_range_text(low, high)}, not {value!r}", param=name)
 
     choices = body.get("n")
     if choices is not None and choices != 1:
@@ -170,6 +168,14 @@ def check_options(body: dict[str, Any]) -> None:
     if stop is not None and not isinstance(stop, str) and not (
             isinstance(stop, list) and all(isinstance(item, str) for item in stop)):
         raise RequestError(f"stop must be a string or a list of strings, not {stop!r}", param="stop")
+
+
+def _range_text(low: float, high: float) -> str:
+    if math.isfinite(low) and math.isfinite(high):
+        return f" from {low:g} to {high:g}"
+    if math.isfinite(low):
+        return f" of at least {low:g}"
+    return ""
 
 
 def error_body(message: str, error_type: str, *, param: str | None = None, code: str | None = None) -> dict[str, Any]:
