@@ -53,6 +53,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if args.strong_pct is not None:
         result["strong_pct"] = args.strong_pct
         result["threshold_for_strong_pct"] = threshold_for_strong_share(win_rates, args.strong_pct)
+        result["strong_share_at_calibrated_threshold"] = strong_share_at(win_rates, result["threshold_for_strong_pct"])
     if args.threshold is not None:
         result["threshold"] = args.threshold
         result["strong_share_at_threshold"] = strong_share_at(win_rates, args.threshold)
@@ -104,6 +105,11 @@ def _print_text(result: dict[str, Any]) -> None:
         print(f"skipped {result['skipped_records']} decision records without a win rate")
     if "threshold_for_strong_pct" in result:
         print(f"threshold for {result['strong_pct']:.1%} strong: {result['threshold_for_strong_pct']:.6f}")
+        reached = result["strong_share_at_calibrated_threshold"]
+        # Only ties at the threshold move the reached share by more than one prompt's worth.
+        if abs(reached - result["strong_pct"]) > 1.0 / result["prompts"]:
+            print(f"note: tied win rates make this threshold send {reached:.1%} of these prompts to the strong model, "
+                  f"not {result['strong_pct']:.1%}; no threshold splits prompts with equal win rates")
     if "strong_share_at_threshold" in result:
         print(f"threshold {result['threshold']:.6f} sends {result['strong_share_at_threshold']:.1%} to the strong model")
     if "router_only" in result:

@@ -142,3 +142,27 @@ def test_directory_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
     assert status == 1
     assert f"{tmp_path} is a directory" in capsys.readouterr().err
+
+
+def test_tied_win_rates_noted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "decisions.jsonl"
+    rates = [0.3] * 9 + [0.9]
+    log.write_text("\n".join(decision_line(rate) for rate in rates) + "\n")
+
+    status = main(["calibrate", "--prompts", str(log), "--strong-pct", "0.3"])
+    text = capsys.readouterr().out
+
+    # Three of ten would be 30%, but nine prompts tie at 0.3, so the threshold 0.3 sends all ten.
+    assert status == 0
+    assert "threshold for 30.0% strong: 0.300000" in text
+    assert "send 100.0% of these prompts to the strong model, not 30.0%" in text
+
+
+def test_untied_win_rates_not_noted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "decisions.jsonl"
+    log.write_text("\n".join(decision_line(rate / 10) for rate in range(10)) + "\n")
+
+    status = main(["calibrate", "--prompts", str(log), "--strong-pct", "0.3"])
+
+    assert status == 0
+    assert "note:" not in capsys.readouterr().out
