@@ -22,6 +22,9 @@ NO_KEY = "no-key"
 # Groq's API host, recognised in HYBRID_GROQ_BASE_URL to tell Groq from other servers.
 GROQ_HOST = "api.groq.com"
 
+# Phrases in LiteLLM's messages for a call that never reached the server, which it reports as HTTP 500.
+_CONNECTION_MARKERS = ("Cannot connect to host", "Connection error", "Connect call failed", "Connection refused")
+
 # The setting that names the model, by pipeline stage.
 _MODEL_SETTINGS = {"weak": "HYBRID_WEAK_MODEL", "cascade": "HYBRID_CASCADE_TIERS", "parallel": "HYBRID_PARALLEL_MODELS"}
 
@@ -112,10 +115,21 @@ class LiteLLMCompletion:
 
         # LiteLLM gives connection errors a status of 500 although no answer arrived; report a
         # status only for errors that carry one from the provider.
-        if not isinstance(error, openai.APIStatusError):
+        connection_failed = any(marker in message for marker in _CONNECTION_MARKERS)
+        if not isinstance(error, openai.APIStatusError) or connection_failed:
             status = None
+
         setting = self._key_setting if status in (401, 403) else self._base_setting
-        hint = f"check {setting}" if status in (401, 403) else self._base_hint()
+        if connection_failed:
+            hint = f"no connection to {self._api_base or 'the provider'}; check {self._base_setting}"
+        elif status in (401, 403):
+            hint = f"check {setting}"
+        elif status == 429:
+            hint = "the provider is rate-limiting; raise HYBRID_WEAK_RETRIES or send fewer requests"
+        elif status is not None and status >= 500:
+            hint = f"the provider failed; retry later, or check {setting} if it names the wrong server"
+        else:
+            hint = self._base_hint()
         shown = f" (HTTP {status})" if status is not None else ""
         return ProviderError(
             f"{self._stage} model {self.model} failed: {type(error).__name__}{shown}: {self._cause(message)}; "

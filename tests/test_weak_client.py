@@ -65,3 +65,36 @@ def test_custom_server_rejected_key_names_weak_key_setting() -> None:
     assert caught.value.status == 401
     assert caught.value.setting == "HYBRID_WEAK_API_KEY"
     assert "wrong-key" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("fault", "status", "hint"), [
+    (Fault.server_error(503), 503, "the provider failed"),
+    (Fault.rate_limited(retry_after="0"), 429, "the provider is rate-limiting"),
+])
+def test_provider_status_hint(fault: Fault, status: int, hint: str) -> None:
+    with FakeProvider() as provider:
+        provider.fault(fault)
+        settings = load_settings(weak_model="groq/some-model", groq_base_url=provider.url, groq_api_key="gsk-test",
+                                 weak_retries=0)
+        with pytest.raises(ProviderError) as caught:
+            _complete(LiteLLMCompletion(settings))
+
+    assert caught.value.status == status
+    assert hint in str(caught.value)
+    assert "openai/<model>" not in str(caught.value)
+
+
+def test_refused_connection_has_no_status() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = load_settings(weak_model="openai/local-model", weak_api_base=f"http://127.0.0.1:{port}/v1", weak_retries=0)
+
+    with pytest.raises(ProviderError) as caught:
+        _complete(LiteLLMCompletion(settings))
+
+    assert caught.value.status is None
+    assert f"no connection to http://127.0.0.1:{port}/v1" in str(caught.value)
+    assert caught.value.setting == "HYBRID_WEAK_API_BASE"
