@@ -158,7 +158,11 @@ def _ask(args: argparse.Namespace) -> int:
     print()
     print(f"model: {answer.model}  route: {record.route or record.mode}  win rate: {_num(record.win_rate)}  "
           f"verdict: {record.verdict or '-'}  fallback: {record.fallback_reason or 'no'}  "
-          f"cost: {_usd(record.total_cost_usd)} (strong only: {_usd(record.strong_only_cost_usd)})")
+          f"cost: {_dollars(record.total_cost_usd)} (strong only: {_dollars(record.strong_only_cost_usd)})")
+    prompt_tokens = sum(stage.prompt_tokens or 0 for stage in record.stages)
+    completion_tokens = sum(stage.completion_tokens or 0 for stage in record.stages)
+    print(f"calls: {len(record.stages)}  tokens: {prompt_tokens} in, {completion_tokens} out  "
+          f"latency: {record.latency_ms:.0f} ms  request: {record.request_id}")
     if args.replay and not _is_routerbench(Path(args.replay)):
         print("replay: the answer was recorded from GPT-4-1106 (strong) or Mixtral-8x7B (weak), and is labelled "
               "and priced as the configured model")
@@ -339,6 +343,11 @@ def _num(value: float | None) -> str:
 
 def _usd(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.4f}"
+
+
+def _dollars(value: float | None) -> str:
+    """Format one request's cost, which is often below a hundredth of a cent, to the millionth of a dollar."""
+    return "unknown" if value is None else f"${value:.6f}"
 
 
 if __name__ == "__main__":

@@ -135,6 +135,10 @@ def test_cli_ask_replay_hit_and_miss(capsys: pytest.CaptureFixture[str], tmp_pat
     assert text.startswith(gsm8k_rows()[0][f"{STRONG}_response"])
     assert "model: gpt-4o" in text
     assert "recorded from GPT-4-1106 (strong) or Mixtral-8x7B (weak)" in text
+    stage = record["stages"][0]
+    assert f"calls: 1  tokens: {stage['prompt_tokens']} in, {stage['completion_tokens']} out" in text
+    assert f"cost: ${record['total_cost_usd']:.6f}" in text
+    assert " ms  request: " in text
 
     status = main(["ask", "--replay", str(DATA), "What is the meaning of life?"])
 
