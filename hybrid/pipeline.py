@@ -315,6 +315,7 @@ class HybridRouter:
             trace.stage(Stage.JUDGE, self.judge.model, started, error=error)
             return FallbackReason.JUDGE_FAILED
         except JudgeError as error:
+            logger.warning("request %s: %s; falling back to the strong model", trace.request_id, error)
             trace.stage(Stage.JUDGE, self.judge.model, started, error=error)
             return FallbackReason.JUDGE_FAILED
 

@@ -13,7 +13,7 @@ parallel selection produced it, as chunks of the finished text. A live
 stream's headers carry no cost, and its final chunk carries the record.
 
 Errors use OpenAI's shape: 400 for an invalid request, 502 when a model call
-failed after every fallback, and 500 for a server misconfiguration or any
+failed with no fallback left to try, and 500 for a server misconfiguration or any
 other failure, which is logged. Sampling options such as temperature and
 max_tokens are checked against OpenAI's ranges and then ignored, since each mode
 calls several models. Options whose effect a caller relies on (tools,
@@ -181,7 +181,8 @@ def _error_payload(error: BaseException) -> tuple[int, dict[str, Any]]:
     if isinstance(error, ReplayMissError):
         return 400, error_body(str(error), "invalid_request_error", param="messages", code="replay_miss")
     if isinstance(error, (ProviderError, ModelNotFoundError, JudgeError)):
-        message = f"the model call failed after every fallback: {error}"
+        message = f"the model call failed, and no fallback was left to try: {error}"
+        logger.warning("answered 502: %s", error)
         return 502, error_body(message, "provider_error", code=type(error).__name__)
     if isinstance(error, ConfigurationError):
         logger.error("server configuration error: %s", error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from pathlib import Path
 
@@ -107,18 +108,22 @@ def test_weak_empty_answer_skips_judge(reply: str | None, fake_provider: FakePro
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
-def test_judge_fault_falls_back(name: str, fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
+def test_judge_fault_falls_back(name: str, fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object,
+                                caplog: pytest.LogCaptureFixture) -> None:
     fake_provider.reply("4", model=WEAK_WIRE, path=GROQ_PATH)
     fake_provider.fault(fault_for(name, JUDGE), model=JUDGE, path=GROQ_PATH)
     fake_provider.reply("4", model="gpt-4o", path=OPENAI_PATH)
     router = make_router(fake_provider, tmp_path, shipped_predictor)
 
-    record = router.ask(PROMPT, threshold=1.0).record
+    with caplog.at_level(logging.WARNING, logger="hybrid.pipeline"):
+        record = router.ask(PROMPT, threshold=1.0).record
 
     assert record.final_model == "gpt-4o"
     assert record.fallback_reason in (FallbackReason.JUDGE_FAILED, FallbackReason.VERDICT_UNPARSABLE)
     assert record.verdict is not Verdict.REJECT  # a failed judge call is never counted as a reject
     assert calls(fake_provider, GROQ_PATH, JUDGE) == 1
+    if record.fallback_reason is FallbackReason.JUDGE_FAILED:
+        assert f"request {record.request_id}: " in caplog.text
 
 
 def test_judge_empty_content_is_unparsable(fake_provider: FakeProvider, tmp_path: Path, shipped_predictor: object) -> None:
