@@ -290,7 +290,7 @@ class HybridRouter:
             logger.warning("request %s: %s; falling back to the strong model", trace.request_id, error)
             return await self._fall_back(FallbackReason.WEAK_FAILED, messages, trace)
         except ModelNotFoundError as error:
-            logger.error("configuration alarm: %s", error)
+            logger.error("request %s: configuration alarm: %s", trace.request_id, error)
             return await self._fall_back(FallbackReason.WEAK_FAILED, messages, trace)
 
         if mode is Mode.ROUTER:
@@ -311,7 +311,7 @@ class HybridRouter:
         try:
             reply = await self.judge.judge(judge_messages, timeout=trace.time_left(self.settings.judge_timeout, "judge"))
         except ModelNotFoundError as error:
-            logger.error("configuration alarm: %s", error)
+            logger.error("request %s: configuration alarm: %s", trace.request_id, error)
             trace.stage(Stage.JUDGE, self.judge.model, started, error=error)
             return FallbackReason.JUDGE_FAILED
         except JudgeError as error:
