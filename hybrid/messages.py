@@ -54,7 +54,11 @@ def last_user_text(messages: Sequence[Mapping[str, object]]) -> str:
     for index in range(len(messages) - 1, -1, -1):
         message = messages[index]
         if message.get("role") == "user":
-            text = text_of(message.get("content"), index=index)
+            content = message.get("content")
+            text = text_of(content, index=index)
+            if not text.strip() and isinstance(content, list) and content:
+                raise InputError(f"message {index} is a user message with no text part; the router scores text, "
+                                 "so add a text part beside images or other parts")
             if not text.strip():
                 raise InputError(f"message {index} is a user message with blank content; send some text")
             return text

@@ -32,6 +32,7 @@ def test_routes_on_last_user_turn() -> None:
     ([], "non-empty list"),
     ([{"role": "system", "content": "x"}], "no user message"),
     ([{"role": "user", "content": "  "}], "blank content"),
+    ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}], "no text part"),
     ([{"role": "user", "content": 42}], "content of type int"),
     ([{"role": "user", "content": [{"type": "text", "text": 3}]}], "not a string"),
     ([{"role": "wizard", "content": "x"}], "role 'wizard'"),
