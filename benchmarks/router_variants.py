@@ -25,6 +25,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 PUBLISHED = {"mmlu_held_out": 0.597, "gsm8k": 0.565, "mt_bench": 0.802}
+# In `extra_training`: GSM8K and MT-Bench except the one being scored, so each benchmark gets its own fit.
+OTHERS = "others"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ VARIANTS = (
     Variant("ties weak, L2 = 100", "ties_weak", l2=100.0),
     Variant("ties weak, + GSM8K training", "ties_weak", extra_training=("gsm8k",)),
     Variant("ties weak, + MT-Bench training", "ties_weak", extra_training=("mt_bench",)),
+    Variant("ties weak, + the other two benchmarks", "ties_weak", extra_training=(OTHERS,)),
+    Variant("ties weak, length x1.5, + other two", "ties_weak", length_scale=1.5, extra_training=(OTHERS,)),
+    Variant("strong gain, + the other two benchmarks", "gain", extra_training=(OTHERS,)),
 )
 
 
@@ -77,10 +82,10 @@ def main() -> None:
 
     results = []
     for variant in VARIANTS:
-        score = _fit(variant, train, scored)
-        row = {"variant": variant.name}
+        row: dict[str, object] = {"variant": variant.name}
         for name, dataset in evaluation_sets.items():
-            row[name] = None if name in variant.extra_training else _apgr(score(name), dataset)
+            extra = _extra_training(variant, name)
+            row[name] = None if name in extra else _apgr(_fit(variant, extra, train, scored)(name), dataset)
         results.append(row)
 
     _print_table(results, list(evaluation_sets))
@@ -109,10 +114,16 @@ def _labels(label: str, strong: np.ndarray, weak: np.ndarray) -> np.ndarray:
     return (strong - weak + 1) / 2
 
 
-def _fit(variant: Variant, train: _Rows, scored: dict[str, _Rows]) -> Callable[[str], np.ndarray]:
+def _extra_training(variant: Variant, scored_name: str) -> tuple[str, ...]:
+    if OTHERS not in variant.extra_training:
+        return variant.extra_training
+    return tuple(name for name in ("gsm8k", "mt_bench") if name != scored_name)
+
+
+def _fit(variant: Variant, extra: Sequence[str], train: _Rows, scored: dict[str, _Rows]) -> Callable[[str], np.ndarray]:
     from hybrid.logistic import fit_logistic
 
-    parts = [train] + [scored[name] for name in variant.extra_training]
+    parts = [train] + [scored[name] for name in extra]
     embeddings = np.vstack([part.embeddings for part in parts])
     lengths = np.vstack([part.log_chars for part in parts])
     labels = np.concatenate([_labels(variant.label, part.strong, part.weak) for part in parts])
