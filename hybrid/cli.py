@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING
 from hybrid.calibration_command import add_calibrate_parser
 from hybrid.errors import HybridError
 from hybrid.evaluation.command import add_eval_parser
-from hybrid.output_paths import check_chart_path, check_output_file
+from hybrid.output_paths import check_chart_path, check_output_dir, check_output_file, staged_dir
 
 if TYPE_CHECKING:
     from hybrid.pipeline import HybridRouter
@@ -23,6 +25,9 @@ __all__ = ["main"]
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+
+# `train-router` writes here unless --output names another folder.
+DEFAULT_TRAIN_OUTPUT = "hybrid-router"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,20 +67,23 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("--json", action="store_true", help="print JSON")
     route.set_defaults(handler=_route)
 
-    train = commands.add_parser("train-router", help="train the local MF checkpoint on recorded MMLU labels")
+    train = commands.add_parser("train-router", help="train a local MF checkpoint on recorded MMLU labels")
     train.add_argument("--data", metavar="PATH", help="routellm-evals folder (default: download to the cache)")
-    train.add_argument("--output", metavar="DIR", help="where to write the checkpoint (default: the shipped one)")
-    train.add_argument("--recipe", default="weak_fails", help="label recipe: weak_fails, ties_weak, routellm or strong_gain")
+    train.add_argument("--output", metavar="DIR", default=DEFAULT_TRAIN_OUTPUT,
+                       help=f"folder to write the checkpoint to, replaced only once training succeeds (default: "
+                            f"./{DEFAULT_TRAIN_OUTPUT}); a folder of hybrid/checkpoints/ rebuilds that shipped router")
+    train.add_argument("--recipe", help="label recipe: weak_fails, ties_weak, routellm or strong_gain "
+                                        "(default: ties_weak with --fit logistic, weak_fails with --fit mf)")
     train.add_argument("--json", action="store_true", help="print the training report as JSON")
     train.add_argument("--fit", choices=["mf", "logistic"], default="mf",
-                       help="mf: routellm's MF training on MiniLM embeddings (output default: mf-minilm); logistic: one "
-                            "L2-regularised logistic regression stored in MF form (output default: the shipped router)")
-    train.add_argument("--embedder", choices=["minilm", "wordllama"], default="wordllama",
+                       help="mf: routellm's MF training on MiniLM embeddings; logistic: one L2-regularised logistic "
+                            "regression stored in MF form, as the shipped default is (default: mf)")
+    train.add_argument("--embedder", choices=["minilm", "wordllama"],
                        help="with --fit logistic: the prompt embedder (default: wordllama)")
-    train.add_argument("--features", default="log_chars",
+    train.add_argument("--features",
                        help="with --fit logistic: comma-separated prompt features for the feature head, '' for none "
                             "(default: log_chars)")
-    train.add_argument("--l2", type=float, default=10.0, help="with --fit logistic: L2 penalty, scikit-learn's 1/C (default: 10)")
+    train.add_argument("--l2", type=float, help="with --fit logistic: L2 penalty, scikit-learn's 1/C (default: 10)")
     train.set_defaults(handler=_train)
 
     demo = commands.add_parser("demo", help="compare the routing modes on recorded answers")
@@ -238,21 +246,29 @@ def _route(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from hybrid.replay.data import resolve_data_dir
     from hybrid.replay.download import DEFAULT_FILES, MMLU_FILES, ensure_data
-    from hybrid.training import DEFAULT_CHECKPOINT_DIR, train_router
+    from hybrid.training import train_router
+
+    problem = _check_train_arguments(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    output = Path(args.output)
+    check_output_dir(output, "--output")
 
     data_dir = resolve_data_dir(args.data) if args.data else ensure_data(files=DEFAULT_FILES + MMLU_FILES)
-    if args.fit == "logistic":
-        from hybrid.embedders import make_embedder
-        from hybrid.linear_training import train_linear_router
-        from hybrid.predictor import SHIPPED_CHECKPOINT
+    with staged_dir(output) as staging:
+        if args.fit == "logistic":
+            from hybrid.embedders import make_embedder
+            from hybrid.linear_training import DEFAULT_L2, train_linear_router
 
-        features = [name.strip() for name in args.features.split(",") if name.strip()]
-        report = train_linear_router(data_dir, Path(args.output) if args.output else SHIPPED_CHECKPOINT,
-                                     make_embedder(args.embedder), features=features, recipe=args.recipe, l2=args.l2,
-                                     progress=not args.json)
-    else:
-        output = Path(args.output) if args.output else DEFAULT_CHECKPOINT_DIR
-        report = train_router(data_dir, output, recipe=args.recipe, progress=not args.json)
+            features = [name.strip() for name in (args.features if args.features is not None else "log_chars").split(",")
+                        if name.strip()]
+            report = train_linear_router(data_dir, staging, make_embedder(args.embedder or "wordllama"),
+                                         features=features, recipe=args.recipe or "ties_weak",
+                                         l2=args.l2 if args.l2 is not None else DEFAULT_L2, progress=not args.json)
+        else:
+            report = train_router(data_dir, staging, recipe=args.recipe or "weak_fails", progress=not args.json)
+    report = dataclasses.replace(report, output_dir=output)
 
     scores = [
         {"benchmark": score.benchmark, "prompts": score.prompts, "apgr": score.apgr, "ci_low": score.ci_low,
@@ -272,6 +288,18 @@ def _train(args: argparse.Namespace) -> int:
         print(f"{row['benchmark']:<20} {row['prompts']:>7} {row['apgr']:>6.3f} {interval:>15} {row['random_apgr']:>7.3f}")
     print(f"thresholds for 20/50/80% strong calls on the training prompts: {report.thresholds}")
     return 0
+
+
+def _check_train_arguments(args: argparse.Namespace) -> str | None:
+    if args.fit == "mf":
+        logistic_only = [flag for flag, value in (("--embedder", args.embedder), ("--features", args.features),
+                                                  ("--l2", args.l2)) if value is not None]
+        if logistic_only:
+            return (f"--fit mf does not use {' or '.join(logistic_only)}, which are for --fit logistic; "
+                    "--fit mf trains routellm's MF model on MiniLM")
+    if args.l2 is not None and not (math.isfinite(args.l2) and args.l2 > 0):
+        return f"--l2 {args.l2} must be a positive number such as 10"
+    return None
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ regulariser. `hybrid.mf.mf_model_for_vector` stores the result in `mf` form.
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 
@@ -36,7 +37,7 @@ def fit_logistic(inputs: np.ndarray, labels: np.ndarray, *, l2: float, fit_inter
         raise InputError(f"labels must have one value per input row ({inputs.shape[0]}), got shape {labels.shape}")
     if not np.all((labels >= 0.0) & (labels <= 1.0)):
         raise InputError("labels must lie in [0, 1]")
-    if l2 <= 0:
+    if not math.isfinite(l2) or l2 <= 0:
         raise InputError(f"l2 must be positive, got {l2}; a penalty keeps separable data from diverging")
 
     design = np.hstack([inputs, np.ones((inputs.shape[0], 1))]) if fit_intercept else inputs

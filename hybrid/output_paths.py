@@ -1,16 +1,20 @@
-"""Checks on the files a command will write, made before the command does its work.
+"""Checks on the files a command will write, made before the command does its work, and staged writes.
 
-A chart or JSON file is written after a run that can take minutes, so a path
-that cannot be written should fail first, with the flag that named it.
+A chart, JSON file or checkpoint is written after a run that can take minutes,
+so a path that cannot be written should fail first, with the flag that named it.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from hybrid.errors import InputError
 
-__all__ = ["check_chart_path", "check_output_file"]
+__all__ = ["check_chart_path", "check_output_dir", "check_output_file", "staged_dir"]
 
 
 def check_output_file(path: Path, flag: str) -> None:
@@ -20,6 +24,39 @@ def check_output_file(path: Path, flag: str) -> None:
     for parent in path.parents:
         if parent.exists() and not parent.is_dir():
             raise InputError(f"{flag} {str(path)!r} lies under {str(parent)!r}, which is a file; choose another path")
+
+
+def check_output_dir(path: Path, flag: str) -> None:
+    """Raise InputError when the folder `path`, named by `flag`, is an existing file or lies under one."""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{flag} {str(path)!r} is a file; name a folder for the checkpoint")
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"{flag} {str(path)!r} lies under {str(parent)!r}, which is a file; choose another path")
+
+
+@contextmanager
+def staged_dir(path: Path) -> Iterator[Path]:
+    """Yield an empty sibling folder to write into, and move it to `path` only if the block succeeds.
+
+    A failed or interrupted run leaves `path` as it was, so a broken checkpoint
+    never replaces a working one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.parent / f".{path.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+    previous = path.parent / f".{path.name}.previous-{os.getpid()}"
+    if path.exists():
+        path.rename(previous)
+    staging.rename(path)
+    shutil.rmtree(previous, ignore_errors=True)
 
 
 def check_chart_path(path: Path, flag: str) -> None:
