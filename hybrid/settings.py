@@ -90,6 +90,8 @@ class HybridSettings(BaseSettings):
     retry_after_cap: float = Field(default=10.0, ge=0)
     # Bound on a whole request, all stages together; None leaves only the stage timeouts.
     request_timeout: float | None = Field(default=120.0, gt=0)
+    # Worker threads for the strong model's blocking HTTP calls, so the most strong calls in flight at once.
+    strong_max_concurrency: int = Field(default=64, ge=1, le=1024)
 
     # Decision log and privacy.
     log_path: Path = Path("hybrid-decisions.jsonl")

@@ -15,7 +15,9 @@ import contextlib
 import email.utils
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Generator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -63,11 +65,30 @@ class RestCompletion:
         self._attempts = settings.strong_retries + 1
         self._system_prompt = settings.fallback_system_prompt if stage == "fallback" else None
         self._retry_after_cap = settings.retry_after_cap
-        self._session = _make_session(settings.strong_retries)
+        self._session = _make_session(settings.strong_retries, pool_size=settings.strong_max_concurrency)
+        # Its own threads: asyncio's default pool has min(32, CPUs + 4) workers, which would queue
+        # concurrent strong calls behind each other and behind routing on a small machine.
+        self._workers = ThreadPoolExecutor(max_workers=settings.strong_max_concurrency,
+                                           thread_name_prefix=f"hybrid-{stage}")
 
     async def complete(self, messages: list[Message], *, timeout: float) -> Completion:
-        """Run the blocking HTTP call in a worker thread, off the event loop."""
-        return await asyncio.to_thread(self.complete_sync, messages, timeout=timeout)
+        """Run the blocking HTTP call in a worker thread, off the event loop.
+
+        Time spent waiting for a free worker counts against `timeout`.
+        """
+        queued = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._workers, self._complete_after_wait, messages, timeout, queued)
+
+    def _complete_after_wait(self, messages: list[Message], timeout: float, queued: float) -> Completion:
+        left = timeout - (time.perf_counter() - queued)
+        if left <= 0:
+            raise ProviderTimeoutError(
+                f"{self._stage} model {self.model} waited {timeout:g} s for a free worker thread; raise "
+                "HYBRID_STRONG_MAX_CONCURRENCY or send fewer concurrent requests",
+                stage=self._stage, model=self.model, attempts=0, setting="HYBRID_STRONG_MAX_CONCURRENCY",
+            )
+        return self.complete_sync(messages, timeout=left)
 
     def complete_sync(self, messages: list[Message], *, timeout: float) -> Completion:
         response = self._post(messages, timeout, stream=False)
@@ -79,7 +100,7 @@ class RestCompletion:
         end = object()
         try:
             while True:
-                chunk = await asyncio.to_thread(next, chunks, end)
+                chunk = await asyncio.get_running_loop().run_in_executor(self._workers, next, chunks, end)
                 if chunk is end:
                     return
                 yield chunk  # type: ignore[misc]
@@ -266,15 +287,18 @@ class RestCompletion:
         return f"RestCompletion(model={self.model!r}, url={self._url!r}, stage={self._stage!r})"
 
 
-def _make_session(retries: int) -> requests.Session:
-    """Build a session whose urllib3 Retry covers refused connections only, since tenacity handles statuses."""
+def _make_session(retries: int, *, pool_size: int) -> requests.Session:
+    """Build a session whose urllib3 Retry covers refused connections only, since tenacity handles statuses.
+
+    `pool_size` connections are kept per host, one for each worker thread.
+    """
     # read=False re-raises a read timeout as itself: the request may have reached the model,
     # so resending it could bill twice.
     retry = Retry(total=retries, connect=retries, read=False, status=0, other=0, backoff_factor=0.5,
                   allowed_methods=frozenset({"POST"}), raise_on_status=False)
     session = requests.Session()
-    session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=32))
-    session.mount("https://", HTTPAdapter(max_retries=retry, pool_maxsize=32))
+    session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=pool_size))
+    session.mount("https://", HTTPAdapter(max_retries=retry, pool_maxsize=pool_size))
     return session
 
 
