@@ -152,7 +152,7 @@ class HybridRouter:
     async def aask(self, prompt_or_messages: str | Sequence[Mapping[str, object]], *, mode: str = "hybrid",
                    threshold: float | None = None) -> Answer:
         """Answer a prompt or a message list in the given mode and write its decision record."""
-        chosen_mode, messages, text = await self._validate(prompt_or_messages, mode)
+        chosen_mode, messages, text = await self._validate(prompt_or_messages, mode, threshold)
         trace = self._new_trace(chosen_mode, text)
 
         try:
@@ -176,7 +176,7 @@ class HybridRouter:
         `AnswerStream.start` or during the iteration. The decision record is
         written once the answer is complete or has failed.
         """
-        chosen_mode, messages, text = await self._validate(prompt_or_messages, mode)
+        chosen_mode, messages, text = await self._validate(prompt_or_messages, mode, threshold)
         trace = self._new_trace(chosen_mode, text)
 
         try:
@@ -228,10 +228,12 @@ class HybridRouter:
         records.append(trace.finish(completion))
         self._write(records[0])
 
-    async def _validate(self, prompt_or_messages: str | Sequence[Mapping[str, object]],
-                        mode: str) -> tuple[Mode, list[Message], str]:
-        """Check the mode and the messages, and that they fit the strong model's context, before any call."""
+    async def _validate(self, prompt_or_messages: str | Sequence[Mapping[str, object]], mode: str,
+                        threshold: float | None) -> tuple[Mode, list[Message], str]:
+        """Check the mode, threshold and messages, and that they fit the strong model's context, before any call."""
         chosen_mode = _parse_mode(mode)
+        if threshold is not None:
+            self._threshold(threshold)
         messages = normalize_messages(prompt_or_messages)
         text = last_user_text(messages)
         if may_exceed(messages, self.strong.model):
@@ -359,7 +361,9 @@ class HybridRouter:
         value = threshold if threshold is not None else self.settings.threshold
         if value is None:
             value = self.predictor.default_threshold
-        if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(f"threshold {value!r} is a {type(value).__name__}, not a number; pass a number such as 0.5")
+        if not 0.0 <= value <= 1.0:
             raise InputError(f"threshold {value!r} is outside [0, 1]; pass a number such as 0.5")
         return float(value)
 

@@ -435,3 +435,21 @@ def test_none_policy_keeps_text_out(fake_provider: FakeProvider, tmp_path: Path,
     assert record["answer"] is None
     assert record["answer_sha256"] is None
     assert record["verdict"] == "reject"
+
+
+@pytest.mark.parametrize(("threshold", "message"), [
+    (True, "threshold True is a bool, not a number"),
+    ("0.5", "threshold '0.5' is a str, not a number"),
+    (1.5, "threshold 1.5 is outside [0, 1]"),
+    (float("nan"), "threshold nan is outside [0, 1]"),
+])
+def test_bad_threshold_rejected_before_any_call(threshold: object, message: str, fake_provider: FakeProvider,
+                                                tmp_path: Path, shipped_predictor: object) -> None:
+    router = make_router(fake_provider, tmp_path, shipped_predictor)
+
+    with pytest.raises(InputError) as caught:
+        router.ask("What is 2 + 2?", threshold=threshold)  # type: ignore[arg-type]
+
+    assert message in str(caught.value)
+    assert fake_provider.requests == []
+    assert not (tmp_path / "decisions.jsonl").exists()
