@@ -81,3 +81,18 @@ def test_bad_eval_arguments_named(capsys: pytest.CaptureFixture[str], arguments:
 
     assert status == 2
     assert message in capsys.readouterr().err
+
+
+@needs_data
+def test_eval_without_mmlu_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "evals"
+    data.mkdir()
+    for folder in ("gsm8k", "mt_bench"):
+        (data / folder).symlink_to(ROUTELLM / folder)
+
+    status = main(["eval", "--data", str(data), "--benchmark", "mt_bench", "--router", "mf-wordllama", "--no-hybrid",
+                   "--no-modes", "--resamples", "50", "--json-out", "", "--plot", "", "--json"])
+    document = json.loads(capsys.readouterr().out)
+
+    assert status == 0
+    assert [benchmark["benchmark"] for benchmark in document["benchmarks"]] == ["mt_bench"]

@@ -97,19 +97,22 @@ def final_question_block(prompt: str) -> str:
     return block or prompt
 
 
-def load_routellm_sets(data_dir: Path, *, held_out_domains: Sequence[str] = HELD_OUT_MMLU_DOMAINS) -> list[EvalSet]:
-    """Load held-out MMLU (without and with high-school maths), GSM8K and MT-Bench turn 1, decontaminated."""
-    held_out = [item for item in load_mmlu(data_dir, list(held_out_domains)) if not item.contaminated]
-    excluded = [item for item in load_mmlu(data_dir, list(EXCLUDED_MMLU_DOMAINS)) if not item.contaminated]
-    gsm8k = [item for item in load_gsm8k(data_dir) if not item.contaminated]
-    mt_bench = [item for item in load_mt_bench(data_dir) if not item.contaminated]
+def load_routellm_sets(data_dir: Path, *, held_out_domains: Sequence[str] = HELD_OUT_MMLU_DOMAINS,
+                       benchmarks: Sequence[str] = (MMLU_HELD_OUT, MMLU_WITH_EXCLUDED, GSM8K, MT_BENCH)) -> list[EvalSet]:
+    """Load held-out MMLU (without and with high-school maths), GSM8K and MT-Bench turn 1, decontaminated.
 
-    return [
-        _routellm_set(MMLU_HELD_OUT, held_out),
-        _routellm_set(MMLU_WITH_EXCLUDED, held_out + excluded),
-        _routellm_set(GSM8K, gsm8k),
-        _routellm_set(MT_BENCH, mt_bench),
-    ]
+    Only the named `benchmarks` are read, so a folder without MMLU files serves GSM8K and MT-Bench.
+    """
+    sets = []
+    if MMLU_HELD_OUT in benchmarks or MMLU_WITH_EXCLUDED in benchmarks:
+        held_out = [item for item in load_mmlu(data_dir, list(held_out_domains)) if not item.contaminated]
+        excluded = [item for item in load_mmlu(data_dir, list(EXCLUDED_MMLU_DOMAINS)) if not item.contaminated]
+        sets += [_routellm_set(MMLU_HELD_OUT, held_out), _routellm_set(MMLU_WITH_EXCLUDED, held_out + excluded)]
+    if GSM8K in benchmarks:
+        sets.append(_routellm_set(GSM8K, [item for item in load_gsm8k(data_dir) if not item.contaminated]))
+    if MT_BENCH in benchmarks:
+        sets.append(_routellm_set(MT_BENCH, [item for item in load_mt_bench(data_dir) if not item.contaminated]))
+    return sets
 
 
 def load_routerbench_sets(data_dir: Path, *, split: str = "test") -> list[EvalSet]:
@@ -148,7 +151,7 @@ def load_eval_sets(routellm_dir: Path | None, routerbench_dir: Path | None,
 
     sets: list[EvalSet] = []
     if routellm_dir is not None and any(not name.startswith(ROUTERBENCH_PREFIX) for name in benchmarks):
-        sets += load_routellm_sets(routellm_dir)
+        sets += load_routellm_sets(routellm_dir, benchmarks=benchmarks)
     if routerbench_dir is not None and any(name.startswith(ROUTERBENCH_PREFIX) for name in benchmarks):
         sets += load_routerbench_sets(routerbench_dir)
 
