@@ -66,3 +66,4 @@ def test_concurrency_setting_validated() -> None:
 
     with pytest.raises(ConfigurationError, match="HYBRID_STRONG_MAX_CONCURRENCY"):
         load_settings(strong_max_concurrency=0)
+

@@ -156,3 +156,14 @@ def test_parse_retry_after(value: str, low: float | None, high: float | None) ->
         assert parsed is None
     else:
         assert low <= parsed <= high
+
+
+def test_broken_off_answer_named(fake_provider: FakeProvider) -> None:
+    fake_provider.fault(Fault(status=200, truncate_stream=True), path=PATH)
+
+    with pytest.raises(ProviderError) as caught:
+        client(fake_provider).complete_sync(MESSAGES, timeout=10)
+
+    assert "broke off its answer" in str(caught.value)
+    assert "unreachable" not in str(caught.value)
+    assert sent(fake_provider) == 1
