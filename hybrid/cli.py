@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--data", metavar="PATH", help="routellm-evals folder (default: download to the cache)")
     train.add_argument("--output", metavar="DIR", default=DEFAULT_TRAIN_OUTPUT,
                        help=f"folder to write the checkpoint to, replaced only once training succeeds (default: "
-                            f"./{DEFAULT_TRAIN_OUTPUT}); a folder of hybrid/checkpoints/ rebuilds that shipped router")
+                            f"./{DEFAULT_TRAIN_OUTPUT}); naming a folder of hybrid/checkpoints/ replaces that shipped router")
     train.add_argument("--recipe", help="label recipe: weak_fails, ties_weak, routellm or strong_gain "
                                         "(default: ties_weak with --fit logistic, weak_fails with --fit mf)")
     train.add_argument("--json", action="store_true", help="print the training report as JSON")
