@@ -21,15 +21,17 @@ def check_output_file(path: Path, flag: str) -> None:
     """Raise InputError when `path`, named by `flag`, is a directory or lies under a file."""
     if path.is_dir():
         raise InputError(f"{flag} {str(path)!r} is a directory; name a file inside it")
-    for parent in path.parents:
-        if parent.exists() and not parent.is_dir():
-            raise InputError(f"{flag} {str(path)!r} lies under {str(parent)!r}, which is a file; choose another path")
+    _check_parents(path, flag)
 
 
 def check_output_dir(path: Path, flag: str) -> None:
     """Raise InputError when the folder `path`, named by `flag`, is an existing file or lies under one."""
     if path.exists() and not path.is_dir():
         raise InputError(f"{flag} {str(path)!r} is a file; name a folder for the checkpoint")
+    _check_parents(path, flag)
+
+
+def _check_parents(path: Path, flag: str) -> None:
     for parent in path.parents:
         if parent.exists() and not parent.is_dir():
             raise InputError(f"{flag} {str(path)!r} lies under {str(parent)!r}, which is a file; choose another path")
