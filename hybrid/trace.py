@@ -37,8 +37,9 @@ class RequestTrace:
         self.verdict: ParsedVerdict | None = None
         self.fallback_reason: FallbackReason | None = None
         self.errors: list[str] = []
-        # Errors already listed by `stage`, so `fail` does not list the same one again.
-        self._stage_errors: set[int] = set()
+        # Errors already listed by `stage`, so `fail` does not list the same one again. The objects are kept,
+        # not their ids, because a collected error's id can be reused by a later one.
+        self._stage_errors: list[BaseException] = []
 
     def time_left(self, stage_timeout: float, stage: str) -> float:
         """Return the timeout for the next call: its stage timeout, cut to what the request deadline leaves.
@@ -76,7 +77,7 @@ class RequestTrace:
         self.fallback_reason = reason
 
     def fail(self, error: BaseException) -> None:
-        if id(error) in self._stage_errors:
+        if any(listed is error for listed in self._stage_errors):
             return
         self.errors.append(f"{type(error).__name__}: {error}")
 
@@ -89,7 +90,7 @@ class RequestTrace:
         message = f"{type(error).__name__}: {error}" if error is not None else None
         if message:
             self.errors.append(f"{stage.value}: {message}")
-            self._stage_errors.add(id(error))
+            self._stage_errors.append(error)
         self.stages.append(StageRecord(
             stage=stage, model=model, latency_ms=(time.perf_counter() - started) * 1000,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost_usd, error=message,
