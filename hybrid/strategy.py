@@ -100,12 +100,18 @@ async def call_model(slot: TimedBackend, messages: list[Message], trace: Strateg
         completion = await asyncio.wait_for(slot.backend.complete(messages, timeout=timeout),
                                             timeout + TIMEOUT_GRACE_S)
     except asyncio.TimeoutError:
-        error = ProviderTimeoutError(
+        error = trace.deadline_error(ProviderTimeoutError(
             f"{stage.value} model {slot.model} timed out after {timeout:g} s",
             stage=stage.value, model=slot.model,
-        )
+        ), timeout, slot.timeout)
         trace.add_stage(stage, slot.model, started, error=error, tier=tier)
         raise error from None
+    except ProviderTimeoutError as error:
+        cut = trace.deadline_error(error, timeout, slot.timeout)
+        trace.add_stage(stage, slot.model, started, error=cut, tier=tier)
+        if cut is error:
+            raise
+        raise cut from None
     except HybridError as error:
         trace.add_stage(stage, slot.model, started, error=error, tier=tier)
         raise

@@ -334,3 +334,5 @@ def test_request_deadline_cuts_tiers(fake_provider: FakeProvider, tmp_path: Path
 
     assert time.monotonic() - started < 3.0
     assert len(fake_provider.requests) == 1
+    (record,) = list(read_records(tmp_path / "decisions.jsonl"))
+    assert "deadline ran out; raise HYBRID_REQUEST_TIMEOUT" in (record.stages[0].error or "")
