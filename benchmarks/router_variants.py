@@ -102,7 +102,7 @@ class _Rows:
 
 
 def _as_correct(name: str, quality: np.ndarray) -> np.ndarray:
-    # MT-Bench has 1-10 grades, not correctness; a grade of 8 or more counts as a correct answer for training.
+    # MT-Bench has 1-10 grades, not correctness, so a grade of 8 or more counts as correct for training.
     return (quality >= 8).astype(float) if name == "mt_bench" else quality.astype(float)
 
 

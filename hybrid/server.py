@@ -182,7 +182,7 @@ def _error_payload(error: BaseException) -> tuple[int, dict[str, Any]]:
         return 400, error_body(str(error), "invalid_request_error", param="messages", code="replay_miss")
     if isinstance(error, (ProviderError, ModelNotFoundError, JudgeError)):
         message = f"the model call failed, and no fallback was left to try: {error}"
-        logger.warning("answered 502: %s", error)
+        logger.warning("returned 502: %s", error)
         return 502, error_body(message, "provider_error", code=type(error).__name__)
     if isinstance(error, ConfigurationError):
         logger.error("server configuration error: %s", error)

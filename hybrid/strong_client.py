@@ -205,10 +205,10 @@ class RestCompletion:
                 stage=self._stage, model=self.model, attempts=self._attempts, setting="HYBRID_OPENAI_BASE_URL",
             ) from None
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as error:
-            # The answer started and broke off, so the server was reached. It is not resent: it may be billed.
+            # The response started and broke off, so the server was reached. It is not resent, because it may be billed.
             raise ProviderError(
-                f"{self._stage} model {self.model} broke off its answer ({type(error).__name__}); the provider "
-                "closed the connection mid-answer",
+                f"{self._stage} model {self.model} broke off its response ({type(error).__name__}); the provider "
+                "closed the connection before the response was complete",
                 stage=self._stage, model=self.model, attempts=1,
             ) from None
         except requests.exceptions.RequestException as error:

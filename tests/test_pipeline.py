@@ -195,7 +195,7 @@ def test_cli_json_stays_clean_on_weak_failure(fake_provider: FakeProvider, tmp_p
     )
 
     status = main(["--settings", str(settings_file), "ask", "--threshold", "1.0", "--json", "What is 2 + 2?"])
-    # LiteLLM prints a help banner to stdout after a failed call unless it is told not to.
+    # LiteLLM prints a help banner to stdout after a failed call unless litellm.suppress_debug_info is set.
     record = json.loads(capsys.readouterr().out)
 
     assert status == 0

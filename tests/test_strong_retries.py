@@ -164,6 +164,6 @@ def test_broken_off_answer_named(fake_provider: FakeProvider) -> None:
     with pytest.raises(ProviderError) as caught:
         client(fake_provider).complete_sync(MESSAGES, timeout=10)
 
-    assert "broke off its answer" in str(caught.value)
+    assert "broke off its response" in str(caught.value)
     assert "unreachable" not in str(caught.value)
     assert sent(fake_provider) == 1
